@@ -1,0 +1,1 @@
+"""CloudFormation/SAM generation, packaging and deployment of kbflow to AWS."""

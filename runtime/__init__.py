@@ -1,0 +1,1 @@
+"""kbflow's embedded ASL engine, durable local store and local Step Functions API."""

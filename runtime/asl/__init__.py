@@ -1,0 +1,1 @@
+"""kbflow package."""

@@ -1,0 +1,1 @@
+"""Pure functions behind the task handlers (no AWS, no Lambda context)."""
