@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# The main job on the embedded default (README "Install and run the main job").
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PY="${PYTHON:-python3}"
+if [[ ! -x .venv/bin/python ]]; then
+  "$PY" -m venv .venv
+fi
+.venv/bin/python -m pip install -q --upgrade pip
+.venv/bin/python -m pip install -q -e ".[local]"
+
+echo "== kbflow build (compile the three flows to ASL)"
+.venv/bin/kbflow build
+echo "== kbflow validate definitions/"
+.venv/bin/kbflow validate definitions/

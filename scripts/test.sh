@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# The test command (README "Run the tests"): creates .venv if needed, installs kbflow with
+# every extra the tests use, checks that the committed definitions match a fresh build, and
+# runs the test suite. CI runs exactly this (.ci/run).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PY="${PYTHON:-python3}"
+if [[ ! -x .venv/bin/python ]]; then
+  "$PY" -m venv .venv
+fi
+.venv/bin/python -m pip install -q --upgrade pip
+.venv/bin/python -m pip install -q -e ".[dev,local,console]"
+
+echo "== kbflow build --check"
+.venv/bin/kbflow build --check
+
+echo "== pytest"
+.venv/bin/python -m pytest -q -p no:cacheprovider "$@"
