@@ -15,11 +15,12 @@ engine's :class:`Clock`:
 from __future__ import annotations
 
 import asyncio
+import math
 import selectors
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Protocol, runtime_checkable
 
@@ -38,7 +39,7 @@ class Clock(Protocol):
         """The current UTC wall-clock time (history timestamps, Wait Timestamp)."""
         ...
 
-    def busy(self) -> contextmanager[None]:  # type: ignore[valid-type]
+    def busy(self) -> AbstractContextManager[None]:
         """Mark work in flight that must finish before virtual time may jump."""
         ...
 
@@ -112,7 +113,9 @@ class VirtualClock:
                 loop.call_soon_threadsafe(lambda: None)
 
     def _jump(self, seconds: float) -> None:
-        self._offset += seconds
+        # Always move by at least one ulp: far in the future, offset + a tiny timeout can
+        # round back to offset and the loop would spin forever.
+        self._offset = max(self._offset + seconds, math.nextafter(self._offset, math.inf))
 
 
 class _VirtualSelector(selectors.DefaultSelector):  # type: ignore[misc,valid-type]
@@ -136,6 +139,9 @@ class _VirtualLoop(asyncio.SelectorEventLoop):
     def __init__(self, clock: VirtualClock) -> None:
         super().__init__(_VirtualSelector(clock))
         self._vclock = clock
+        # asyncio fires timers due before time() + resolution; with virtual time far ahead,
+        # a nanosecond is below float precision, so use a microsecond.
+        self._clock_resolution = 1e-6
 
     def time(self) -> float:
         return self._vclock.monotonic()

@@ -6,6 +6,16 @@ all other modules are private.
 
 from __future__ import annotations
 
+from kbflow._backends._api import ApiBackend, ApiRequest
+from kbflow._backends.aws import AwsBackend
+from kbflow._backends.base import BaseBackend
+from kbflow._backends.mock import MockBackend
+from kbflow._client import Client
+from kbflow._models import Decision, Execution, ExecutionStatus, HistoryEvent, Page, Review
+from kbflow._polling import Polling
+from kbflow._registry import Registry
+from kbflow._review_sources import StoreReviewSource
+from kbflow._reviews import Reviews, ReviewSource
 from kbflow._version import __version__
 from kbflow.errors import (
     BackendError,
@@ -15,8 +25,11 @@ from kbflow.errors import (
     ExecutionAlreadyExists,
     ExecutionError,
     ExecutionFailed,
+    ExecutionLimitExceeded,
     ExecutionNotFound,
+    ExecutionNotRedrivable,
     ExecutionTimedOut,
+    InvalidArn,
     InvalidToken,
     KbflowError,
     Problem,
@@ -24,27 +37,49 @@ from kbflow.errors import (
     StatesError,
     TaskDoesNotExist,
     TaskTimedOut,
+    Throttled,
     ValidationError,
     WaitTimeout,
 )
 
 __all__ = [
+    "ApiBackend",
+    "ApiRequest",
+    "AwsBackend",
     "BackendError",
+    "BaseBackend",
+    "Client",
     "ConfigurationError",
+    "Decision",
     "DefinitionError",
+    "Execution",
     "ExecutionAborted",
     "ExecutionAlreadyExists",
     "ExecutionError",
     "ExecutionFailed",
+    "ExecutionLimitExceeded",
     "ExecutionNotFound",
+    "ExecutionNotRedrivable",
+    "ExecutionStatus",
     "ExecutionTimedOut",
+    "HistoryEvent",
+    "InvalidArn",
     "InvalidToken",
     "KbflowError",
+    "MockBackend",
+    "Page",
+    "Polling",
     "Problem",
+    "Registry",
+    "Review",
+    "ReviewSource",
+    "Reviews",
     "StateMachineNotFound",
     "StatesError",
+    "StoreReviewSource",
     "TaskDoesNotExist",
     "TaskTimedOut",
+    "Throttled",
     "ValidationError",
     "WaitTimeout",
     "__version__",

@@ -14,7 +14,11 @@ Every error kbflow raises across its public API derives from :class:`KbflowError
     │   ├── StateMachineNotFound
     │   ├── TaskDoesNotExist
     │   ├── TaskTimedOut
-    │   └── InvalidToken
+    │   ├── InvalidToken
+    │   ├── InvalidArn
+    │   ├── ExecutionNotRedrivable
+    │   ├── ExecutionLimitExceeded
+    │   └── Throttled            still throttled after the SDK's retries with backoff
     ├── ExecutionError           an execution ended unsuccessfully (raised by ``Client.wait``)
     │   ├── ExecutionFailed      (.error, .cause)
     │   ├── ExecutionTimedOut
@@ -38,8 +42,11 @@ __all__ = [
     "ExecutionAlreadyExists",
     "ExecutionError",
     "ExecutionFailed",
+    "ExecutionLimitExceeded",
     "ExecutionNotFound",
+    "ExecutionNotRedrivable",
     "ExecutionTimedOut",
+    "InvalidArn",
     "InvalidToken",
     "KbflowError",
     "Problem",
@@ -47,6 +54,7 @@ __all__ = [
     "StatesError",
     "TaskDoesNotExist",
     "TaskTimedOut",
+    "Throttled",
     "ValidationError",
     "WaitTimeout",
 ]
@@ -138,6 +146,24 @@ class TaskTimedOut(BackendError):
 
 class InvalidToken(BackendError):
     code = "InvalidToken"
+
+
+class InvalidArn(BackendError):
+    code = "InvalidArn"
+
+
+class ExecutionNotRedrivable(BackendError):
+    code = "ExecutionNotRedrivable"
+
+
+class ExecutionLimitExceeded(BackendError):
+    code = "ExecutionLimitExceeded"
+
+
+class Throttled(BackendError):
+    """The backend kept throttling the request after the SDK's retries with backoff."""
+
+    code = "ThrottlingException"
 
 
 class ExecutionError(KbflowError):

@@ -15,13 +15,17 @@ Supported syntax (as AWS/Jayway): ``$``, ``$.a``, ``$['a b']``, ``$["a"]``, ``$.
 ``$.a[-1]`` (from the end), ``$[*]``/``$.*``, slices ``[1:3]``/``[:2]``/``[-2:]``/``[::2]``,
 index unions ``[0,2]``, name unions ``['a','b']`` (a leaf name union returns an object of the
 names present, as Jayway does), filters ``[?(@.x > 1 && @.y == 'a' || !@.z)]`` with
-``== != < <= > >=``, string/number/true/false/null literals and ``@``/``$`` sub-paths, and deep
-scan ``..name``/``..*``/``..[0]``. The context object is ``$$`` and a workflow variable is
-``$name`` (``$name.field``...).
+``== != < <= > >=``, ``=~ /regex/i``, ``in``/``nin [..]``, string/number/true/false/null
+literals and ``@``/``$`` sub-paths (see :mod:`.jsonpath_filter`), and deep scan ``..name``/
+``..*``/``..[0]``. The context object is ``$$``, a workflow variable ``$name`` (``$name.f``).
 
 Quirks kept from AWS: indefinite paths skip elements lacking the next key (``$.a[*].b`` over
 ``[{"b": 1}, {}]`` is ``[1]``) and never raise; a definite path raises :class:`PathNotFound`
 when any step is missing, indexes a non-array or reads a field of a non-object.
+
+Errors: ``PathNotFound.detail`` is Jayway's ``No results for path: $['x']`` (AWS: ``Invalid
+path '$.x' : <detail>``); :class:`ResultPathError` reads ``Unable to apply ReferencePath $.a.b
+to input {"a":1}``, its ASL error (``.error``) being ``States.ResultPathMatchFailure``.
 """
 
 from __future__ import annotations
@@ -29,11 +33,13 @@ from __future__ import annotations
 import functools
 import json
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final, TypeAlias
 
 from kbflow.errors import KbflowError
+
+from .jsonpath_filter import MISSING, FilterParser, Operand, reference_operand
 
 __all__ = [
     "JSON",
@@ -75,95 +81,20 @@ class PathNotFound(KbflowError):
 
 
 class ResultPathError(KbflowError):
-    """``set_path`` cannot place a value (an intermediate value is not a container)."""
+    """``set_path`` cannot place a value (an intermediate value is not a container).
+
+    The message is AWS's cause, ``Unable to apply ReferencePath <path> to input <json>``;
+    :attr:`error` is the ASL error name AWS reports for it.
+    """
+
+    error: str = "States.ResultPathMatchFailure"
 
     def __init__(self, path: str, message: str) -> None:
         self.path = path
         super().__init__(message)
 
 
-# --------------------------------------------------------------------------- steps
-
-
-@dataclass(frozen=True, slots=True)
-class Field:
-    """``.name`` or ``['name']``."""
-
-    name: str
-
-    def text(self) -> str:
-        return f"['{self.name}']"
-
-
-@dataclass(frozen=True, slots=True)
-class Index:
-    """``[n]`` (negative counts from the end)."""
-
-    index: int
-
-    def text(self) -> str:
-        return f"[{self.index}]"
-
-
-@dataclass(frozen=True, slots=True)
-class Wildcard:
-    """``[*]`` or ``.*``: every element of an array or every value of an object."""
-
-    def text(self) -> str:
-        return "[*]"
-
-
-@dataclass(frozen=True, slots=True)
-class Slice:
-    """``[start:end:step]``."""
-
-    start: int | None
-    end: int | None
-    step: int | None
-
-    def text(self) -> str:
-        parts = ["" if v is None else str(v) for v in (self.start, self.end)]
-        tail = "" if self.step is None else f":{self.step}"
-        return f"[{parts[0]}:{parts[1]}{tail}]"
-
-
-@dataclass(frozen=True, slots=True)
-class Union:
-    """``[0,2]`` (indices) or ``['a','b']`` (names)."""
-
-    keys: tuple[str | int, ...]
-
-    def text(self) -> str:
-        return "[" + ",".join(f"'{k}'" if isinstance(k, str) else str(k) for k in self.keys) + "]"
-
-
-@dataclass(frozen=True, slots=True)
-class Filter:
-    """``[?(<predicate>)]``."""
-
-    source: str
-    predicate: Callable[[JSON, JSON], bool]
-
-    def text(self) -> str:
-        return f"[?({self.source})]"
-
-
-@dataclass(frozen=True, slots=True)
-class Scan:
-    """``..`` followed by one selector, applied to the node and all its descendants."""
-
-    selector: Field | Index | Wildcard | Slice | Union | Filter
-
-    def text(self) -> str:
-        return ".." + self.selector.text()
-
-
-Step: TypeAlias = Field | Index | Wildcard | Slice | Union | Filter | Scan
-
-_MISSING: Final = object()
-
-
-# --------------------------------------------------------------------------- JsonPath
+_MISSING: Final = MISSING
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,7 +128,7 @@ class JsonPath:
             if keys is not None:
                 return _get_keys(self, data, keys)
             return _get_definite_mixed(self, data)
-        return list(_select_all(data, self.steps, 0, data))
+        return _select_all(data, self.steps, 0, data)
 
 
 def _get_keys(path: JsonPath, data: JSON, keys: tuple[str | int, ...]) -> JSON:
@@ -223,78 +154,13 @@ def _get_keys(path: JsonPath, data: JSON, keys: tuple[str | int, ...]) -> JSON:
 def _get_definite_mixed(path: JsonPath, data: JSON) -> JSON:
     """A definite path ending in a leaf name union (Jayway merges it into an object)."""
     *head, last = path.steps
-    current = list(_select_all(data, tuple(head), 0, data)) if head else [data]
+    current = _select_all(data, tuple(head), 0, data) if head else [data]
     if not current or not isinstance(last, Union):
         raise PathNotFound(path.text, path.normalized)
     node = current[0]
     if not isinstance(node, dict):
         raise PathNotFound(path.text, path.normalized)
     return {k: node[k] for k in last.keys if isinstance(k, str) and k in node}
-
-
-def _select_all(node: JSON, steps: tuple[Step, ...], i: int, root: JSON) -> Iterator[JSON]:
-    """Yield every match of ``steps[i:]`` under ``node`` (indefinite semantics)."""
-    if i == len(steps):
-        yield node
-        return
-    for child in _apply(node, steps[i], root):
-        yield from _select_all(child, steps, i + 1, root)
-
-
-def _apply(node: JSON, step: Step, root: JSON) -> Iterator[JSON]:
-    """Yield the nodes one step selects from ``node``; missing children are skipped."""
-    if isinstance(step, Field):
-        if isinstance(node, dict) and step.name in node:
-            yield node[step.name]
-    elif isinstance(step, Index):
-        if isinstance(node, list) and -len(node) <= step.index < len(node):
-            yield node[step.index]
-    elif isinstance(step, Wildcard):
-        yield from _children(node)
-    elif isinstance(step, Slice):
-        if isinstance(node, list):
-            yield from node[step.start : step.end : step.step]
-    elif isinstance(step, Union):
-        yield from _apply_union(node, step)
-    elif isinstance(step, Filter):
-        yield from _apply_filter(node, step, root)
-    else:
-        yield from _apply_scan(node, step.selector, root)
-
-
-def _children(node: JSON) -> Iterator[JSON]:
-    if isinstance(node, dict):
-        yield from node.values()
-    elif isinstance(node, list):
-        yield from node
-
-
-def _apply_union(node: JSON, step: Union) -> Iterator[JSON]:
-    for key in step.keys:
-        if isinstance(key, str):
-            if isinstance(node, dict) and key in node:
-                yield node[key]
-        elif isinstance(node, list) and -len(node) <= key < len(node):
-            yield node[key]
-
-
-def _apply_filter(node: JSON, step: Filter, root: JSON) -> Iterator[JSON]:
-    # Jayway applies a filter to each element of an array, or to an object itself.
-    candidates = node if isinstance(node, list) else [node] if isinstance(node, dict) else []
-    for item in candidates:
-        if step.predicate(item, root):
-            yield item
-
-
-def _apply_scan(node: JSON, selector: Step, root: JSON) -> Iterator[JSON]:
-    """Deep scan in document (pre-)order: the node itself, then each descendant."""
-    yield from _apply(node, selector, root)
-    for child in _children(node):
-        if isinstance(child, dict | list):
-            yield from _apply_scan(child, selector, root)
-
-
-# --------------------------------------------------------------------------- set_path
 
 
 def set_path(data: JSON, path: JsonPath, value: JSON) -> JSON:
@@ -309,7 +175,17 @@ def set_path(data: JSON, path: JsonPath, value: JSON) -> JSON:
     """
     if not path.is_reference:
         raise ResultPathError(path.text, f"ResultPath '{path.text}' is not a reference path")
-    return _set_from(data, path, 0, value)
+    try:
+        return _set_from(data, path, 0, value)
+    except _Unplaceable:
+        shown = json.dumps(data, separators=(",", ":"), ensure_ascii=False)
+        raise ResultPathError(
+            path.text, f"Unable to apply ReferencePath {path.text} to input {shown}"
+        ) from None
+
+
+class _Unplaceable(Exception):
+    """Internal: a step of a ResultPath met a value it cannot descend into."""
 
 
 def _set_from(node: JSON, path: JsonPath, i: int, value: JSON) -> JSON:
@@ -320,24 +196,16 @@ def _set_from(node: JSON, path: JsonPath, i: int, value: JSON) -> JSON:
         if node is _MISSING:
             node = {}
         if not isinstance(node, dict):
-            raise ResultPathError(path.text, _set_error(path, node))
+            raise _Unplaceable
         copy = dict(node)
         copy[step.name] = _set_from(node.get(step.name, _MISSING), path, i + 1, value)
         return copy
     assert isinstance(step, Index)
     if not isinstance(node, list) or not -len(node) <= step.index < len(node):
-        raise ResultPathError(path.text, _set_error(path, node))
+        raise _Unplaceable
     items = list(node)
     items[step.index] = _set_from(node[step.index], path, i + 1, value)
     return items
-
-
-def _set_error(path: JsonPath, node: JSON) -> str:
-    shown = "null" if node is _MISSING else json.dumps(node, separators=(",", ":"))
-    return f"Unable to apply ResultPath '{path.text}' to value {shown}"
-
-
-# --------------------------------------------------------------------------- resolve
 
 
 def resolve(
@@ -363,9 +231,6 @@ def resolve(
     return path.get(variables[root])
 
 
-# --------------------------------------------------------------------------- parser
-
-
 @functools.lru_cache(maxsize=4096)
 def compile_path(text: str) -> JsonPath:
     """Compile JSONPath ``text`` (cached).
@@ -389,7 +254,7 @@ def _build(text: str, root: str, steps: tuple[Step, ...]) -> JsonPath:
         and all(isinstance(k, str) for k in steps[-1].keys)
         and all(isinstance(s, Field | Index) for s in steps[:-1])
     )
-    keys = tuple(s.name if isinstance(s, Field) else s.index for s in steps) if reference else None
+    keys = _reference_keys(steps) if reference else None
     return JsonPath(
         text=text,
         root=root,
@@ -400,10 +265,17 @@ def _build(text: str, root: str, steps: tuple[Step, ...]) -> JsonPath:
     )
 
 
+def _reference_keys(steps: tuple[Step, ...]) -> tuple[str | int, ...]:
+    keys: list[str | int] = []
+    for step in steps:
+        assert isinstance(step, Field | Index)
+        keys.append(step.name if isinstance(step, Field) else step.index)
+    return tuple(keys)
+
+
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _DOT_NAME = re.compile(r"[^.\[\]()\s]+")
 _INT = re.compile(r"-?\d+")
-_NUMBER = re.compile(r"-?\d+(\.\d+)?([eE][-+]?\d+)?")
 
 
 class _Parser:
@@ -485,7 +357,7 @@ class _Parser:
             result: Field | Index | Wildcard | Slice | Union | Filter = Wildcard()
         elif self.eat("?("):
             start = self.pos
-            predicate = _FilterParser(self).expression()
+            predicate = FilterParser(self).expression()
             result = Filter(self.text[start : self.pos], predicate)
             self.skip_ws()
             self.expect(")")
@@ -549,142 +421,17 @@ class _Parser:
             values.append(value)
         return Index(first) if len(values) == 1 else Union(tuple(values))
 
-
-# --------------------------------------------------------------------------- filters
-
-Operand: TypeAlias = Callable[[JSON, JSON], JSON]
-Predicate: TypeAlias = Callable[[JSON, JSON], bool]
-
-_COMPARATORS: Final = ("==", "!=", "<=", ">=", "<", ">")
-
-
-class _FilterParser:
-    """Parses a filter predicate into closures ``(current, root) -> bool``.
-
-    ``@`` sub-paths start at the candidate element, ``$`` sub-paths at the document root.
-    """
-
-    def __init__(self, outer: _Parser) -> None:
-        self.p = outer
-
-    def expression(self) -> Predicate:
-        left = self.conjunction()
-        self.p.skip_ws()
-        while self.p.eat("||"):
-            right = self.conjunction()
-            left = _or(left, right)
-            self.p.skip_ws()
-        return left
-
-    def conjunction(self) -> Predicate:
-        left = self.unary()
-        self.p.skip_ws()
-        while self.p.eat("&&"):
-            right = self.unary()
-            left = _and(left, right)
-            self.p.skip_ws()
-        return left
-
-    def unary(self) -> Predicate:
-        self.p.skip_ws()
-        if self.p.eat("!"):
-            inner = self.unary()
-            return lambda cur, root: not inner(cur, root)
-        if self.p.eat("("):
-            inner = self.expression()
-            self.p.skip_ws()
-            self.p.expect(")")
-            return inner
-        return self.comparison()
-
-    def comparison(self) -> Predicate:
-        left, left_is_path = self.operand()
-        self.p.skip_ws()
-        for op in _COMPARATORS:
-            if self.p.eat(op):
-                right, _ = self.operand()
-                return _compare_op(op, left, right)
-        if not left_is_path:
-            raise self.p.fail("a literal alone is not a predicate")
-        return lambda cur, root: left(cur, root) is not _MISSING
-
-    def operand(self) -> tuple[Operand, bool]:
-        p = self.p
-        p.skip_ws()
-        if p.peek("@") or p.peek("$"):
-            return self.sub_path(), True
-        if p.peek("'") or p.peek('"'):
-            text = p.quoted()
-            return (lambda cur, root: text), False
-        for word, literal in (("true", True), ("false", False), ("null", None)):
-            if p.eat(word):
-                return (lambda cur, root, v=literal: v), False
-        number = p.match(_NUMBER)
-        if number is None:
-            raise p.fail("expected a path, a string, a number, true, false or null")
-        num: int | float = float(number) if any(c in number for c in ".eE") else int(number)
-        return (lambda cur, root: num), False
-
-    def sub_path(self) -> Operand:
-        p = self.p
-        from_current = p.eat("@")
-        if not from_current:
-            p.expect("$")
+    def sub_path_operand(self, from_current: bool) -> Operand:
+        """Parse the steps of an ``@``/``$`` sub-path inside a filter into an evaluator."""
         steps: list[Step] = []
-        while p.peek(".") or p.peek("["):
-            steps.append(p.step())
+        while self.peek(".") or self.peek("["):
+            steps.append(self.step())
         compiled = tuple(steps)
-        definite = all(isinstance(s, Field | Index) for s in compiled)
+        if all(isinstance(s, Field | Index) for s in compiled):
+            return reference_operand(_reference_keys(compiled), from_current)
 
         def evaluate(cur: JSON, root: JSON) -> JSON:
-            found = list(_select_all(cur if from_current else root, compiled, 0, root))
-            if definite:
-                return found[0] if found else _MISSING
-            return found
+            """The matches of an indefinite sub-path for one candidate."""
+            return _select_all(cur if from_current else root, compiled, 0, root)
 
         return evaluate
-
-
-def _or(a: Predicate, b: Predicate) -> Predicate:
-    return lambda cur, root: a(cur, root) or b(cur, root)
-
-
-def _and(a: Predicate, b: Predicate) -> Predicate:
-    return lambda cur, root: a(cur, root) and b(cur, root)
-
-
-def _compare_op(op: str, left: Operand, right: Operand) -> Predicate:
-    def predicate(cur: JSON, root: JSON) -> bool:
-        return _compare(op, left(cur, root), right(cur, root))
-
-    return predicate
-
-
-def _kind(v: JSON) -> str:
-    if v is None:
-        return "null"
-    if isinstance(v, bool):
-        return "bool"
-    if isinstance(v, int | float):
-        return "number"
-    return type(v).__name__
-
-
-def _compare(op: str, a: JSON, b: JSON) -> bool:
-    """Jayway comparison: values of different kinds are unequal and unordered."""
-    if a is _MISSING or b is _MISSING:
-        return op == "!=" and not (a is _MISSING and b is _MISSING)
-    same = _kind(a) == _kind(b)
-    if op == "==":
-        return same and a == b
-    if op == "!=":
-        return not (same and a == b)
-    if not same or _kind(a) not in ("number", "str"):
-        return False
-    if op == "<":
-        return bool(a < b)
-    if op == "<=":
-        return bool(a <= b)
-    if op == ">":
-        return bool(a > b)
-    return bool(a >= b)

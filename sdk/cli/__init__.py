@@ -26,6 +26,7 @@ COMMANDS: Final[dict[str, str]] = {
     "validate": "kbflow.cli._build:validate",
     "console": "kbflow.cli._console:console",
     "deploy": "kbflow.cli._deploy:deploy",
+    "sample": "kbflow.cli._sample:sample",
 }
 
 

@@ -1,0 +1,334 @@
+"""Built-in task integrations: Lambda (bare ARN and ``lambda:invoke``), nested executions,
+and task tokens (``.waitForTaskToken`` callbacks)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Final
+
+from kbflow.errors import InvalidToken, StatesError, TaskDoesNotExist, TaskTimedOut
+
+from .history import payload
+from .invoke import LambdaFunction, function_name_of
+from .tasks import NOT_TRUNCATED, ResourceRegistry, TaskCall, error_cause
+
+if TYPE_CHECKING:
+    from .execution import Run
+
+__all__ = ["TaskTokens", "install_builtin_resources", "lambda_invoke_response"]
+
+JSON = Any
+_FINAL: Final = frozenset({"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"})
+
+
+def install_builtin_resources(registry: ResourceRegistry) -> None:
+    """Register the built-in integrations on ``registry``."""
+    registry.register("lambda-function", lambda_function)
+    registry.register("lambda:invoke", lambda_invoke)
+    registry.register("states:startExecution", start_execution)
+
+
+# ---------------------------------------------------------------------------- Lambda
+
+
+def _find_function(call: TaskCall, name_or_arn: Any) -> LambdaFunction:
+    fn = call.run.host.functions.get(function_name_of(str(name_or_arn)))
+    if fn is None:
+        raise StatesError(
+            "Lambda.ResourceNotFoundException",
+            f"Function not found: {name_or_arn} (Service: AWSLambda; Status Code: 404; "
+            "Error Code: ResourceNotFoundException)")
+    return fn
+
+
+async def _invoke(call: TaskCall, fn: LambdaFunction, event: JSON) -> Any:
+    host = call.run.host
+    with host.clock.busy():
+        invocation = await host.invoker.invoke(fn, payload(event))
+    return invocation
+
+
+async def lambda_function(call: TaskCall) -> JSON:
+    """A bare function ARN: ``LambdaFunction*`` events; the result is the function's payload."""
+
+    async def work(call: TaskCall) -> JSON:
+        fn = _find_function(call, call.resource.action)
+        inv = await _invoke(call, fn, call.parameters)
+        if inv.error is not None:
+            raise StatesError(str(inv.error["errorType"]), error_cause(inv.error))
+        return inv.payload
+
+    return await lambda_function_events(call, work)
+
+
+async def lambda_function_events(call: TaskCall, work: Any) -> JSON:
+    """Run ``work`` with the ``LambdaFunction*`` events of a bare function ARN task."""
+    details: dict[str, JSON] = {"input": payload(call.parameters), "inputDetails": NOT_TRUNCATED,
+                                "resource": call.resource.arn}
+    if call.timeout is not None:
+        details["timeoutInSeconds"] = int(call.timeout)
+    call.event("LambdaFunctionScheduled", details)
+    call.event("LambdaFunctionStarted")
+
+    async def attempt() -> JSON:
+        try:
+            return await work(call)
+        except StatesError as err:
+            failed = {"error": err.error, "cause": err.cause} if err.cause is not None else {
+                "error": err.error}
+            call.event("LambdaFunctionFailed", failed)
+            raise
+
+    from .tasks import with_limits
+
+    result = await with_limits(call, attempt(), lambda e: call.event(
+        "LambdaFunctionTimedOut", {"error": e}))
+    call.event("LambdaFunctionSucceeded", {"output": payload(result),
+                                           "outputDetails": NOT_TRUNCATED})
+    return result
+
+
+def lambda_invoke_response(result: JSON, request_id: str) -> dict[str, JSON]:
+    """Lambda's Invoke response as Step Functions' ``lambda:invoke`` returns it."""
+    length = str(len(json.dumps(result)))
+    return {
+        "ExecutedVersion": "$LATEST",
+        "Payload": result,
+        "SdkHttpMetadata": {
+            "AllHttpHeaders": {
+                "X-Amz-Executed-Version": ["$LATEST"],
+                "x-amzn-Remapped-Content-Length": ["0"],
+                "Connection": ["keep-alive"],
+                "x-amzn-RequestId": [request_id],
+                "Content-Length": [length],
+                "Date": [_http_date(call_now=None)],
+                "X-Amzn-Trace-Id": [f"Root=1-{request_id[:8]}-{request_id[9:13]}"],
+                "Content-Type": ["application/json"],
+            },
+            "HttpHeaders": {
+                "Connection": "keep-alive",
+                "Content-Length": length,
+                "Content-Type": "application/json",
+                "Date": _http_date(call_now=None),
+                "X-Amz-Executed-Version": "$LATEST",
+                "x-amzn-Remapped-Content-Length": "0",
+                "x-amzn-RequestId": request_id,
+                "X-Amzn-Trace-Id": f"Root=1-{request_id[:8]}-{request_id[9:13]}",
+            },
+            "HttpStatusCode": 200,
+        },
+        "SdkResponseMetadata": {"RequestId": request_id},
+        "StatusCode": 200,
+    }
+
+
+def _add_log_result(response: dict[str, JSON], fn: LambdaFunction, request_id: str) -> None:
+    """``LogType: Tail``: the last 4 KB of the invocation log, base64-encoded, as Lambda does."""
+    import base64
+
+    log = (f"START RequestId: {request_id} Version: $LATEST\n"
+           f"END RequestId: {request_id}\n"
+           f"REPORT RequestId: {request_id}\tMemory Size: {fn.memory_mb} MB\n")
+    encoded = base64.b64encode(log.encode()[-4096:]).decode()
+    response["LogResult"] = encoded
+    response["SdkHttpMetadata"]["AllHttpHeaders"]["X-Amz-Log-Result"] = [encoded]
+    response["SdkHttpMetadata"]["HttpHeaders"]["X-Amz-Log-Result"] = encoded
+
+
+def _http_date(call_now: Any) -> str:
+    from email.utils import formatdate
+
+    return formatdate(usegmt=True)
+
+
+def _request_payload(value: JSON) -> JSON:
+    """Lambda's request body: a string Payload is sent as raw JSON text, null as ``{}``."""
+    if value is None:
+        return {}
+    if isinstance(value, str):
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value
+    return value
+
+
+def _service_details(call: TaskCall) -> dict[str, JSON]:
+    resource = call.resource.action + (f".{call.resource.pattern}" if call.resource.pattern else "")
+    return {"resourceType": call.resource.service, "resource": resource}
+
+
+def _scheduled(call: TaskCall) -> dict[str, JSON]:
+    details = _service_details(call)
+    details.update({"region": call.resource.region, "parameters": payload(call.parameters)})
+    if call.timeout is not None:
+        details["timeoutInSeconds"] = int(call.timeout)
+    if call.heartbeat is not None:
+        details["heartbeatInSeconds"] = int(call.heartbeat)
+    return details
+
+
+async def run_service_task(call: TaskCall, work: Any) -> JSON:
+    """Run a service integration with ``Task*`` events, timeouts and callbacks.
+
+    Args:
+        call: the task attempt.
+        work: ``async (call) -> JSON``; the service request itself.
+
+    Returns:
+        The task result (for ``.waitForTaskToken``, the callback's output).
+    """
+    base = _service_details(call)
+    call.event("TaskScheduled", _scheduled(call))
+    call.event("TaskStarted", dict(base))
+
+    async def attempt() -> JSON:
+        try:
+            result = await work(call)
+            if call.token is None:
+                return result
+            call.event("TaskSubmitted", {**base, "output": payload(result),
+                                         "outputDetails": NOT_TRUNCATED})
+            return await call.run.host.tokens.wait(call, base)
+        except StatesError as err:
+            if err.error == "States.HeartbeatTimeout":
+                raise
+            call.event("TaskFailed", {**base, "error": err.error, "cause": err.cause}
+                       if err.cause is not None else {**base, "error": err.error})
+            raise
+
+    from .tasks import with_limits
+
+    result = await with_limits(call, attempt(), lambda e: call.event(
+        "TaskTimedOut", {**base, "error": e}))
+    call.event("TaskSucceeded", {**base, "output": payload(result),
+                                 "outputDetails": NOT_TRUNCATED})
+    return result
+
+
+async def lambda_invoke(call: TaskCall) -> JSON:
+    """``arn:aws:states:::lambda:invoke``: Lambda's Invoke API through Step Functions."""
+
+    async def work(call: TaskCall) -> JSON:
+        params = call.parameters if isinstance(call.parameters, dict) else {}
+        fn = _find_function(call, params.get("FunctionName"))
+        inv = await _invoke(call, fn, _request_payload(params.get("Payload")))
+        if inv.error is not None:
+            raise StatesError(str(inv.error["errorType"]),
+                              json.dumps(inv.error, separators=(",", ":")))
+        response = lambda_invoke_response(inv.payload, inv.request_id)
+        if params.get("LogType") == "Tail":
+            _add_log_result(response, fn, inv.request_id)
+        return response
+
+    return await run_service_task(call, work)
+
+
+# ---------------------------------------------------------------------------- nested executions
+
+
+async def start_execution(call: TaskCall) -> JSON:
+    """``arn:aws:states:::states:startExecution`` (``.sync``, ``.sync:2``, callbacks)."""
+
+    async def work(call: TaskCall) -> JSON:
+        params = call.parameters if isinstance(call.parameters, dict) else {}
+        child: Run = call.run.host.start_child(call.run, params)
+        if call.resource.pattern not in ("sync", "sync:2"):
+            return {"ExecutionArn": child.record.execution_arn,
+                    "StartDate": child.record.start_date.isoformat()}
+        await child.done.wait()
+        described = child.record.describe(parsed=call.resource.pattern == "sync:2")
+        if child.record.status != "SUCCEEDED":
+            raise StatesError("States.TaskFailed", payload(described))
+        return described
+
+    return await run_service_task(call, work)
+
+
+# ---------------------------------------------------------------------------- task tokens
+
+
+@dataclass(slots=True)
+class _Pending:
+    run: Run
+    future: asyncio.Future[JSON] | None = None
+    beat: asyncio.Event | None = None
+    base: Mapping[str, JSON] = field(default_factory=dict)
+    closed: str | None = None
+
+
+class TaskTokens:
+    """Issued task tokens and the callbacks waiting on them."""
+
+    def __init__(self) -> None:
+        self._pending: dict[str, _Pending] = {}
+
+    def new_token(self, run: Run) -> str:
+        """Issue a token for a ``.waitForTaskToken`` task of ``run``."""
+        token = secrets.token_urlsafe(48)
+        self._pending[token] = _Pending(run)
+        return token
+
+    async def wait(self, call: TaskCall, base: Mapping[str, JSON]) -> JSON:
+        """Wait for SendTaskSuccess/Failure, enforcing HeartbeatSeconds."""
+        token = call.token
+        assert token is not None
+        pending = self._pending[token]
+        loop = asyncio.get_running_loop()
+        pending.future = loop.create_future()
+        pending.beat = asyncio.Event()
+        pending.base = base
+        try:
+            with call.run.host.clock.busy():
+                return await self._wait_beats(call, pending)
+        finally:
+            if pending.closed is None:
+                pending.closed = "TaskTimedOut"
+
+    async def _wait_beats(self, call: TaskCall, pending: _Pending) -> JSON:
+        assert pending.future is not None and pending.beat is not None
+        if call.heartbeat is None:
+            return await pending.future
+        while True:
+            beat_task = asyncio.ensure_future(pending.beat.wait())
+            done, _ = await asyncio.wait({pending.future, beat_task}, timeout=call.heartbeat,
+                                         return_when=asyncio.FIRST_COMPLETED)
+            beat_task.cancel()
+            if pending.future in done:
+                return pending.future.result()
+            if not done:
+                call.event("TaskTimedOut", {**pending.base, "error": "States.HeartbeatTimeout"})
+                raise StatesError("States.HeartbeatTimeout", None)
+            pending.beat.clear()
+
+    def _get(self, token: str) -> _Pending:
+        if not isinstance(token, str) or len(token) < 16:
+            raise InvalidToken("Invalid Token: task token is malformed")
+        pending = self._pending.get(token)
+        if pending is None:
+            raise TaskDoesNotExist("Task does not exist anymore")
+        if pending.closed is not None or pending.run.record.status in _FINAL:
+            raise TaskTimedOut("Task Timed Out")
+        return pending
+
+    def resolve(self, token: str, output: JSON | None = None, *, error: str | None = None,
+                cause: str | None = None, success: bool = True) -> None:
+        """Complete the task of ``token`` (called on the engine loop)."""
+        pending = self._get(token)
+        if pending.future is None:
+            raise TaskTimedOut("Task Timed Out")
+        pending.closed = "done"
+        if success:
+            pending.future.set_result(output)
+        else:
+            pending.future.set_exception(StatesError(error or "", cause))
+
+    def heartbeat(self, token: str) -> None:
+        """Record a heartbeat for ``token`` (called on the engine loop)."""
+        pending = self._get(token)
+        if pending.beat is not None:
+            pending.beat.set()

@@ -1,0 +1,163 @@
+"""Human reviews: list what waits for a decision and decide it.
+
+Where reviews are read from is a :class:`ReviewSource` (the local task store, or the reviews
+DynamoDB table on AWS); deciding is the same everywhere: send the reviewer's decision as the
+waiting task's result (the human-review flow's contract) and record it in the source's audit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+from kbflow._models import Decision, Review, utc
+from kbflow._types import JSON
+from kbflow.errors import ConfigurationError, ValidationError
+
+if TYPE_CHECKING:
+    from kbflow._client import Client
+
+__all__ = ["ReviewSource", "Reviews", "review_from_record"]
+
+DECISIONS: tuple[Decision, ...] = ("approve", "reject", "edit")
+
+
+@runtime_checkable
+class ReviewSource(Protocol):
+    """Where pending reviews live. Local and AWS clients differ only here."""
+
+    def pending(self) -> list[Review]:
+        """Reviews still waiting for a decision (pending or escalated), oldest first."""
+        ...
+
+    def record_decision(self, review: Review, decision: Mapping[str, JSON]) -> None:
+        """Mark ``review`` decided and audit ``decision`` (called after the token was sent)."""
+        ...
+
+
+def _time(value: Any) -> datetime | None:
+    if value is None or value == "":
+        return None
+    parsed = value if isinstance(value, datetime) else datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    return utc(parsed)
+
+
+def review_from_record(record: Mapping[str, Any]) -> Review:
+    """Build a :class:`Review` from a review store record (``ReviewRequest.to_dict()``).
+
+    Args:
+        record: ``review_id``, ``execution_arn``, ``item``, ``reason``, ``task_token``,
+            ``requested_at`` and optionally ``deadline`` (ISO 8601) and ``escalated``.
+
+    Returns:
+        The review, its task token kept inside.
+    """
+    requested = _time(record.get("requested_at"))
+    if requested is None:
+        raise ValidationError("review record has no requested_at", pointer="/requested_at")
+    return Review(
+        execution_arn=str(record["execution_arn"]),
+        review_id=str(record["review_id"]),
+        item=record.get("item"),
+        reason=str(record.get("reason", "")),
+        requested_at=requested,
+        deadline=_time(record.get("deadline")),
+        escalated=bool(record.get("escalated", False)),
+        _token=str(record["task_token"]),
+    )
+
+
+def build_decision(
+    decision: str,
+    reviewer: str,
+    comment: str | None,
+    edits: Mapping[str, JSON] | None,
+) -> dict[str, JSON]:
+    """The task result a reviewer's decision sends: ``{"decision","reviewer","comment"?,"edits"?}``."""
+    if decision not in DECISIONS:
+        raise ValidationError(f"decision must be one of {', '.join(DECISIONS)}, got {decision!r}",
+                              pointer="/decision")
+    if not reviewer.strip():
+        raise ValidationError("a decision needs a reviewer", pointer="/reviewer")
+    if decision == "edit" and not edits:
+        raise ValidationError("an 'edit' decision needs edits, e.g. {'text': ...}", pointer="/edits")
+    if decision != "edit" and edits:
+        raise ValidationError(f"edits are only allowed with 'edit', not {decision!r}", pointer="/edits")
+    out: dict[str, JSON] = {"decision": decision, "reviewer": reviewer}
+    if comment is not None:
+        out["comment"] = comment
+    if edits is not None:
+        out["edits"] = dict(edits)
+    return out
+
+
+class Reviews:
+    """``client.reviews``: pending human reviews and their decisions.
+
+    Args:
+        client: the client that sends the decision's task token.
+        source: where reviews are read and decisions recorded (``None``: not configured).
+    """
+
+    def __init__(self, client: Client, source: ReviewSource | None) -> None:
+        self._client = client
+        self._source = source
+
+    @property
+    def source(self) -> ReviewSource:
+        """The configured review source.
+
+        Raises:
+            ConfigurationError: the client was built without one.
+        """
+        if self._source is None:
+            raise ConfigurationError(
+                "this client has no review source: pass reviews=ReviewSource to Client(...), "
+                "or deploy outputs naming the reviews table to Client.aws(registry=...)"
+            )
+        return self._source
+
+    def pending(self) -> list[Review]:
+        """Reviews waiting for a decision, oldest first.
+
+        Returns:
+            The pending (and escalated) reviews.
+
+        Raises:
+            ConfigurationError: no review source is configured.
+        """
+        return sorted(self.source.pending(), key=lambda r: r.requested_at)
+
+    def decide(
+        self,
+        review: Review,
+        *,
+        decision: Decision,
+        reviewer: str,
+        comment: str | None = None,
+        edits: Mapping[str, JSON] | None = None,
+    ) -> dict[str, JSON]:
+        """Decide a review: resume its execution with the decision, then audit it.
+
+        Args:
+            review: a review from :meth:`pending`.
+            decision: ``"approve"``, ``"reject"`` or ``"edit"``.
+            reviewer: who decides (recorded in the audit).
+            comment: an optional comment.
+            edits: for ``"edit"``: the edited content, e.g. ``{"text": "..."}``.
+
+        Returns:
+            The decision as sent to the execution.
+
+        Raises:
+            ValidationError: the decision is malformed (nothing is sent).
+            TaskTimedOut: the review already timed out or was decided.
+            TaskDoesNotExist: the token is unknown to the backend.
+            ConfigurationError: no review source is configured.
+        """
+        source = self.source
+        payload = build_decision(decision, reviewer, comment, edits)
+        self._client.send_task_success(review._token, payload)
+        source.record_decision(review, payload)
+        return payload

@@ -1,0 +1,150 @@
+"""Fixtures for the SDK tests: one harness per backend, so each test runs on all of them.
+
+Adding a backend (``Client.local``) is one more entry in ``BACKENDS`` and one builder.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from sdk_fakes import FakeStepFunctions
+
+import kbflow
+from kbflow import Client, MockBackend, Registry
+
+ROLE = "arn:aws:iam::123456789012:role/kbflow-test"
+BACKENDS = ["mock", "aws", "local"]
+
+
+class FakeTime:
+    """A monotonic clock and a sleeper that only moves the clock."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self.sleeps: list[float] = []
+        self.on_sleep: Callable[[float], None] | None = None
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        assert seconds >= 0
+        self.sleeps.append(seconds)
+        self.now += seconds
+        if self.on_sleep is not None:
+            self.on_sleep(seconds)
+
+
+@dataclass
+class Harness:
+    """A backend under test plus what a test needs to set it up."""
+
+    kind: str
+    create_machine: Callable[[str, Mapping[str, Any]], str]
+    make_client: Callable[[Registry], Client]
+    fake: FakeStepFunctions | None = None
+    time: FakeTime | None = None
+    clients: list[Client] = field(default_factory=list)
+
+    def create(self, name: str, definition: Mapping[str, Any]) -> str:
+        return self.create_machine(name, definition)
+
+    def client(self, workflows: Mapping[str, str] | None = None, **outputs: str) -> Client:
+        client = self.make_client(Registry(workflows or {}, outputs=outputs, environ={}))
+        self.clients.append(client)
+        return client
+
+
+def _mock_harness() -> Iterator[Harness]:
+    fake = FakeStepFunctions(page_size=100)
+    clock = FakeTime()
+
+    def make(registry: Registry) -> Client:
+        return Client(backend=MockBackend(fake), registry=registry,
+                      monotonic=clock.monotonic, sleep=clock.sleep)
+
+    yield Harness("mock", fake.create, make, fake=fake, time=clock)
+
+
+def _aws_harness(monkeypatch: pytest.MonkeyPatch) -> Iterator[Harness]:
+    import boto3
+    from moto import mock_aws
+
+    for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                       "AWS_SESSION_TOKEN": "testing", "AWS_DEFAULT_REGION": "us-east-1"}.items():
+        monkeypatch.setenv(key, value)
+    with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
+        sfn = boto3.client("stepfunctions", region_name="us-east-1")
+
+        def create(name: str, definition: Mapping[str, Any]) -> str:
+            arn: str = sfn.create_state_machine(name=name, definition=json.dumps(definition),
+                                                roleArn=ROLE)["stateMachineArn"]
+            return arn
+
+        def make(registry: Registry) -> Client:
+            return Client.aws(region="us-east-1", registry=registry)
+
+        harness = Harness("aws", create, make)
+        try:
+            yield harness
+        finally:
+            _stop_running(sfn)
+
+
+def _stop_running(sfn: Any) -> None:
+    # moto runs executions on threads; stop what a test left running so no thread outlives it.
+    for machine in sfn.list_state_machines()["stateMachines"]:
+        running = sfn.list_executions(stateMachineArn=machine["stateMachineArn"], statusFilter="RUNNING")
+        for ex in running["executions"]:
+            sfn.stop_execution(executionArn=ex["executionArn"])
+
+
+def _local_harness() -> Iterator[Harness]:
+    from kbflow._backends.local import LocalBackend
+    from kbflow.runtime.engine import Engine
+
+    engine = Engine()  # real clock: these tests need long Waits to stay RUNNING
+
+    def create(name: str, definition: Mapping[str, Any]) -> str:
+        arn: str = engine.create_state_machine(name, definition)
+        return arn
+
+    def make(registry: Registry) -> Client:
+        return Client(backend=LocalBackend(engine), registry=registry)
+
+    try:
+        yield Harness("local", create, make)
+    finally:
+        engine.close()
+
+
+@pytest.fixture(params=BACKENDS)
+def harness(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[Harness]:
+    """The backend under test (every test using it runs once per backend)."""
+    if request.param == "mock":
+        yield from _mock_harness()
+    elif request.param == "local":
+        yield from _local_harness()
+    else:
+        yield from _aws_harness(monkeypatch)
+
+
+@pytest.fixture
+def fake_sfn() -> FakeStepFunctions:
+    return FakeStepFunctions(page_size=100)
+
+
+@pytest.fixture
+def fake_time() -> FakeTime:
+    return FakeTime()
+
+
+@pytest.fixture
+def mock_client(fake_sfn: FakeStepFunctions, fake_time: FakeTime) -> Client:
+    return kbflow.Client(backend=MockBackend(fake_sfn), registry=Registry({}, environ={}),
+                         monotonic=fake_time.monotonic, sleep=fake_time.sleep)
+

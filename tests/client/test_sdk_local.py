@@ -1,0 +1,116 @@
+"""Client.local: the three flows on the embedded engine, human review end to end."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+import kbflow
+from kbflow import Client, Execution, ExecutionStatus, Review, StoreReviewSource
+from kbflow._local import LazyHandler
+from kbflow.runtime.clock import VirtualClock
+
+
+@pytest.fixture(scope="module")
+def clock() -> VirtualClock:
+    return VirtualClock()
+
+
+@pytest.fixture(scope="module")
+def local(tmp_path_factory: pytest.TempPathFactory, clock: VirtualClock) -> Iterator[Client]:
+    # One engine for the module: compiled JSONata expressions are bound to the engine thread
+    # that compiled them but cached process-wide (runtime/asl/jsonata.py), so engines on other
+    # threads must not run the same flows in this process.
+    with Client.local(store=tmp_path_factory.mktemp("store"), clock=clock) as client:
+        yield client
+
+
+def _pending(client: Client, run: Execution, *, escalated: bool = False) -> Review:
+    """The run's review once its RequestReview task has stored it (real time, < 5 s)."""
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        found = [r for r in client.reviews.pending()
+                 if r.execution_arn == run.arn and r.escalated == escalated]
+        if found:
+            return found[0]
+        time.sleep(0.01)
+    raise AssertionError("no review was requested")
+
+
+def test_the_three_flows_are_registered(local: Client) -> None:
+    for flow in ("ingestion", "reindex", "human-review"):
+        arn = local.registry.arn(flow)
+        assert arn.endswith(f":stateMachine:kbflow-{flow}")
+        assert local.registry.workflow_for(arn) == flow
+    assert isinstance(local.reviews.source, StoreReviewSource)
+
+
+def test_console_url_points_at_the_local_console(local: Client) -> None:
+    arn = "arn:aws:states:us-east-1:123456789012:execution:kbflow-ingestion:run-1"
+    assert local.console_url(arn) == f"http://127.0.0.1:8083/executions/{arn}"
+
+
+@pytest.mark.parametrize(
+    ("payload", "pointer"),
+    [({"item": {"id": ""}, "reason": "pii"}, "/item/id"),
+     ({"item": {"id": "d"}, "reason": "pii", "deadline_seconds": 0}, "/deadline_seconds"),
+     ({"item": {"id": "d"}}, "")],
+)
+def test_invalid_review_input_is_refused_before_starting(local: Client, payload: Any, pointer: str) -> None:
+    before = local.list("human-review")
+    with pytest.raises(kbflow.ValidationError) as info:
+        local.start("human-review", payload)
+    assert info.value.pointer == pointer and info.value.schema == "human-review.input"
+    assert local.list("human-review") == before
+
+
+@pytest.mark.parametrize(
+    ("decision", "kwargs", "applied"),
+    [("approve", {}, "kept"),
+     ("reject", {"comment": "contains PII"}, "removed"),
+     ("edit", {"edits": {"text": "The redacted text."}}, "reindexed")],
+)
+def test_human_review_decisions_through_client_reviews(
+    local: Client, decision: Any, kwargs: dict[str, Any], applied: str
+) -> None:
+    run = local.start("human-review", {"item": {"id": f"doc-{decision}"}, "reason": "pii"}, name=decision)
+    review = _pending(local, run)
+    assert (review.execution_arn, review.item, review.reason) == (run.arn, {"id": f"doc-{decision}"}, "pii")
+    local.reviews.decide(review, decision=decision, reviewer="ana", **kwargs)
+    output = local.wait(run, timeout=30)
+    assert isinstance(output, dict)
+    assert output["decision"] == decision and output["reviewer"] == "ana"
+    assert output["applied"]["applied"] == applied
+    assert [r for r in local.reviews.pending() if r.execution_arn == run.arn] == []
+    with pytest.raises((kbflow.TaskDoesNotExist, kbflow.TaskTimedOut)):  # a token works once
+        local.reviews.decide(review, decision="approve", reviewer="eve")
+
+
+def test_review_timeout_escalates_on_the_virtual_clock(local: Client, clock: VirtualClock) -> None:
+    run = local.start("human-review", {"item": {"id": "doc-late"}, "reason": "low_ocr_confidence",
+                                       "deadline_seconds": 3600})
+    first = _pending(local, run)
+    assert not first.escalated
+    clock.advance(3601)  # nobody decided within the deadline: no real time passes
+    escalated = _pending(local, run, escalated=True)
+    assert escalated.review_id == first.review_id
+    with pytest.raises(kbflow.TaskTimedOut):  # the first token expired with its deadline
+        local.reviews.decide(first, decision="approve", reviewer="ana")
+    local.reviews.decide(escalated, decision="approve", reviewer="lead")
+    output = local.wait(run, timeout=30)
+    assert isinstance(output, dict) and output["level"] == "escalation" and output["reviewer"] == "lead"
+    types = [e.type for e in local.history(run)]
+    assert types.count("TaskSubmitted") == 2 and types[-1] == "ExecutionSucceeded"
+    assert local.describe(run).status is ExecutionStatus.SUCCEEDED
+
+
+def test_lazy_handler_imports_on_first_call() -> None:
+    handler = LazyHandler("kbflow.tasks.handlers.nope:missing")
+    with pytest.raises(kbflow.ConfigurationError):
+        handler({}, None)
+    getitem = LazyHandler("operator:getitem")
+    assert getitem._handler is None  # nothing resolved before the first invocation
+    assert getitem({"a": 1}, "a") == 1

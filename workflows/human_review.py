@@ -1,0 +1,388 @@
+"""The human-review flow: a person approves, rejects or edits one item, with deadlines.
+
+Shape::
+
+    Validate Review Request -> Prepare Review Request
+    Request Human Review           .waitForTaskToken; TimeoutSecondsPath / HeartbeatSecondsPath
+      timeout or no heartbeat -> Audit Review Timeout -> Escalate Review (its own deadline)
+        timeout again -> Audit Escalation Timeout -> Apply Policy Default (reject)
+    Route Decision -> Apply Approval | Apply Rejection | Apply Edits
+                   | anything else -> Audit Invalid Decision -> Invalid Decision (fails)
+    Audit Decision -> Review Complete          (output carries the decision)
+
+The review tasks are JSONPath states because ``TimeoutSecondsPath``/``HeartbeatSecondsPath``
+read the per-request deadline and heartbeat from the state input (``Prepare Review Request``
+fills in the defaults, 86400 s and 3600 s). Everything that *computes* (validation, defaults,
+routing on the decision, audit records, the output) is JSONata, where it reads as one
+expression instead of a chain of JSONPath states. The review level (``primary``,
+``escalation``, ``policy``) is a workflow variable: ``Prepare Review Request`` assigns
+``primary`` and each timeout audit moves it one level up, so the audit records and the output
+say at which level the decision was taken without threading it through the payload.
+
+Every decision writes an audit record (who, when, what, why), and so does every timeout.
+A decision sent with ``SendTaskSuccess`` is ``{"decision": "approve|reject|edit",
+"reviewer": str, "comment"?: str, "edits"?: object}`` (docs/contracts.md).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+from kbflow.workflows._tasks import (
+    HEARTBEAT_TIMEOUT,
+    LAMBDA_INVOKE,
+    LAMBDA_INVOKE_WAIT,
+    TIMEOUT,
+    catch_all,
+    function_arn,
+    transient_retry,
+)
+from kbflow.workflows.asl import (
+    Catch,
+    Choice,
+    Condition,
+    Fail,
+    Json,
+    Pass,
+    Succeed,
+    Task,
+    state_machine,
+)
+
+__all__ = ["DEFAULT_DEADLINE_SECONDS", "DEFAULT_HEARTBEAT_SECONDS", "INPUT_SCHEMA", "build"]
+
+DEFAULT_DEADLINE_SECONDS: Final = 86400
+DEFAULT_HEARTBEAT_SECONDS: Final = 3600
+POLICY_DEFAULT: Final = "reject"
+"""What happens when nobody decides before the escalation deadline."""
+
+_SECONDS: Final[dict[str, Json]] = {"type": "integer", "minimum": 1, "maximum": 31536000}
+
+INPUT_SCHEMA: Final[dict[str, Json]] = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "$id": "https://kbflow.dev/schemas/human-review.input.json",
+    "title": "kbflow human-review input",
+    "type": "object",
+    "required": ["item", "reason"],
+    "properties": {
+        "item": {
+            "type": "object",
+            "required": ["id"],
+            "properties": {"id": {"type": "string", "minLength": 1}},
+            "additionalProperties": True,
+        },
+        "reason": {"type": "string", "minLength": 1},
+        "deadline_seconds": {
+            **_SECONDS,
+            "description": "Time for the first review (default 86400).",
+        },
+        "heartbeat_seconds": {
+            **_SECONDS,
+            "description": "Max silence between heartbeats (default 3600).",
+        },
+        "escalation_deadline_seconds": {
+            **_SECONDS,
+            "description": "Time for the escalation review (default 86400).",
+        },
+    },
+    "additionalProperties": True,
+}
+"""JSON Schema (draft 2020-12) of the flow input. ``AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID``
+(set when ingestion starts a review) is allowed by ``additionalProperties``."""
+
+_IN = "$states.input"
+
+_VALID = (
+    "{% $type($states.input.item.id) = 'string' and $length($states.input.item.id) > 0"
+    " and $type($states.input.reason) = 'string' and $length($states.input.reason) > 0"
+    " and $count(['deadline_seconds', 'heartbeat_seconds', 'escalation_deadline_seconds']"
+    "[$exists($lookup($states.input, $)) and ($type($lookup($states.input, $)) != 'number'"
+    " or $lookup($states.input, $) < 1"
+    " or $lookup($states.input, $) != $floor($lookup($states.input, $)))]) = 0 %}"
+)
+
+_PREPARED = (
+    "{% ("
+    "$d := $exists($states.input.deadline_seconds)"
+    f" ? $states.input.deadline_seconds : {DEFAULT_DEADLINE_SECONDS}; "
+    "$e := $exists($states.input.escalation_deadline_seconds)"
+    f" ? $states.input.escalation_deadline_seconds : {DEFAULT_DEADLINE_SECONDS}; "
+    "$h := $exists($states.input.heartbeat_seconds)"
+    f" ? $states.input.heartbeat_seconds : {DEFAULT_HEARTBEAT_SECONDS}; "
+    "{'item': $states.input.item, 'reason': $states.input.reason, 'deadline_seconds': $d, "
+    "'escalation_deadline_seconds': $e, "
+    "'heartbeat_seconds': $min([$h, $max([$min([$d, $e]) - 1, 1])])}"
+    ") %}"
+)
+"""Defaults filled in; the heartbeat is kept below both deadlines (AWS wants it smaller)."""
+
+
+def _audit(
+    state_id: str, *, comment: str, action: str, actor: str, why: str, next_level: str | None = None
+) -> Task:
+    """A JSONata task writing one audit record; the state input passes through unchanged.
+
+    ``action``, ``actor`` and ``why`` are JSONata sub-expressions (quote literals: ``"'timeout'"``).
+    """
+    return Task(
+        state_id,
+        query_language="JSONata",
+        comment=comment,
+        resource=LAMBDA_INVOKE,
+        arguments={
+            "FunctionName": function_arn("WriteAudit"),
+            # One object constructor, so fields that are undefined (no decision yet on a
+            # timeout) are left out instead of failing the state.
+            "Payload": (
+                "{% {'execution_arn': $states.context.Execution.Id, 'item': $states.input.item, "
+                f"'action': {action}, 'actor': {actor}, 'reason': {why}, "
+                "'decision': $states.input.decision, 'level': $level, "
+                "'at': $states.context.State.EnteredTime, 'review_reason': $states.input.reason} %}"
+            ),
+        },
+        output="{% $states.input %}",
+        assign={"level": next_level} if next_level else None,
+        timeout_seconds=60,
+        retry=transient_retry(),
+    )
+
+
+def _wait_for_review(
+    state_id: str,
+    *,
+    function: str,
+    level: str,
+    comment: str,
+    deadline_path: str,
+    on_timeout: Task,
+    failed: Fail,
+    extra: dict[str, Json] | None = None,
+) -> Task:
+    """A JSONPath ``.waitForTaskToken`` task: the handler stores the token and notifies."""
+    return Task(
+        state_id,
+        comment=comment,
+        resource=LAMBDA_INVOKE_WAIT,
+        parameters={
+            "FunctionName": function_arn(function),
+            "Payload": {
+                "task_token.$": "$$.Task.Token",
+                "execution_arn.$": "$$.Execution.Id",
+                "level": level,
+                "item.$": "$.item",
+                "reason.$": "$.reason",
+                "deadline_seconds.$": deadline_path,
+                "heartbeat_seconds.$": "$.heartbeat_seconds",
+                **(extra or {}),
+            },
+        },
+        timeout_seconds_path=deadline_path,
+        heartbeat_seconds_path="$.heartbeat_seconds",
+        result_path="$.decision",
+        retry=transient_retry(idempotent=False),
+        catch=[
+            Catch(
+                error_equals=[TIMEOUT, HEARTBEAT_TIMEOUT],
+                next_step=on_timeout,
+                result_path="$.timeout",
+                comment="Nobody decided (or stopped heart-beating) in time",
+            ),
+            *catch_all(failed),
+        ],
+    )
+
+
+def _apply(state_id: str, *, action: str, comment: str, then: Task, failed: Fail) -> Task:
+    task = Task(
+        state_id,
+        query_language="JSONata",
+        comment=comment,
+        resource=LAMBDA_INVOKE,
+        arguments={
+            "FunctionName": function_arn("ApplyDecision"),
+            "Payload": {
+                "execution_arn": "{% $states.context.Execution.Id %}",
+                "action": action,
+                "level": "{% $level %}",
+                "item": "{% $states.input.item %}",
+                "decision": "{% $states.input.decision %}",
+            },
+        },
+        output="{% $merge([$states.input, {'applied': $states.result.Payload}]) %}",
+        timeout_seconds=330,
+        retry=transient_retry(),
+        catch=[
+            Catch(
+                error_equals=["States.ALL"],
+                next_step=failed,
+                output="{% $merge([$states.input, {'error': $states.errorOutput}]) %}",
+            )
+        ],
+    )
+    task.next(then)
+    return task
+
+
+def _route_decision(failed: Fail) -> Choice:
+    complete = Succeed(
+        "Review Complete",
+        query_language="JSONata",
+        comment="Output: the item id and the decision (who, what, why, at which level)",
+        output="{% {'item_id': $states.input.item.id, 'decision': $states.input.decision.decision,"
+        " 'reviewer': $states.input.decision.reviewer, 'comment': $states.input.decision.comment,"
+        " 'level': $level, 'applied': $states.input.applied} %}",
+    )
+    audit = _audit(
+        "Audit Decision",
+        comment="Record who decided what, when and why",
+        action="$states.input.decision.decision",
+        actor="$states.input.decision.reviewer",
+        why="$exists($states.input.decision.comment) ? $states.input.decision.comment : ''",
+    )
+    audit.next(complete)
+    invalid = Fail(
+        "Invalid Decision",
+        query_language="JSONata",
+        comment="The decision sent with the task token is not approve, reject or edit",
+        error="Kbflow.InvalidDecision",
+        cause="{% 'unknown decision: ' & $string($states.input.decision.decision) %}",
+    )
+    audit_invalid = _audit(
+        "Audit Invalid Decision",
+        comment="Record the unusable decision before failing, so the trail has every answer",
+        action="'invalid'",
+        actor="$states.input.decision.reviewer",
+        why="'unknown decision: ' & $string($states.input.decision.decision)",
+    )
+    audit_invalid.next(invalid)
+
+    def is_(value: str) -> Condition:
+        return Condition(f"{{% $states.input.decision.decision = '{value}' %}}")
+
+    return Choice(
+        "Route Decision",
+        query_language="JSONata",
+        comment="Approve, reject or edit the item",
+        choices=[
+            (
+                is_("approve"),
+                _apply(
+                    "Apply Approval",
+                    action="approve",
+                    then=audit,
+                    failed=failed,
+                    comment="Release the item (e.g. publish to the index)",
+                ),
+            ),
+            (
+                is_("reject"),
+                _apply(
+                    "Apply Rejection",
+                    action="reject",
+                    then=audit,
+                    failed=failed,
+                    comment="Withdraw the item (e.g. remove from the index, quarantine)",
+                ),
+            ),
+            (
+                is_("edit"),
+                _apply(
+                    "Apply Edits",
+                    action="edit",
+                    then=audit,
+                    failed=failed,
+                    comment="Apply the reviewer's edits, then release the item",
+                ),
+            ),
+        ],
+        default=audit_invalid,
+    )
+
+
+def build() -> dict[str, Any]:
+    """Compile the human-review flow.
+
+    Returns:
+        The ASL definition as a dict.
+    """
+    failed = Fail(
+        "Review Failed",
+        comment="A review task or the decision could not be applied",
+        error_path="$.error.Error",
+        cause_path="$.error.Cause",
+    )
+    route = _route_decision(failed)
+    policy = Pass(
+        "Apply Policy Default",
+        query_language="JSONata",
+        comment=f"No decision before the escalation deadline: policy default is {POLICY_DEFAULT}",
+        output="{% $merge([$states.input, {'decision': {'decision': '" + POLICY_DEFAULT + "',"
+        " 'reviewer': 'policy', 'comment': 'no decision before the escalation deadline'}}]) %}",
+    )
+    policy.next(route)
+    escalation_timeout = _audit(
+        "Audit Escalation Timeout",
+        comment="Record that the escalation review timed out",
+        action="'timeout'",
+        actor="'system'",
+        why="$states.input.timeout.Error",
+        next_level="policy",
+    )
+    escalation_timeout.next(policy)
+    escalate = _wait_for_review(
+        "Escalate Review",
+        function="EscalateReview",
+        level="escalation",
+        comment="Second review by an escalation reviewer, with its own deadline",
+        deadline_path="$.escalation_deadline_seconds",
+        on_timeout=escalation_timeout,
+        failed=failed,
+        extra={"error.$": "$.timeout"},
+    )
+    escalate.next(route)
+    first_timeout = _audit(
+        "Audit Review Timeout",
+        comment="Record that the first review timed out",
+        action="'timeout'",
+        actor="'system'",
+        why="$states.input.timeout.Error",
+        next_level="escalation",
+    )
+    first_timeout.next(escalate)
+    request = _wait_for_review(
+        "Request Human Review",
+        function="RequestReview",
+        level="primary",
+        comment="Store the review request and its task token, notify reviewers, await a decision",
+        deadline_path="$.deadline_seconds",
+        on_timeout=first_timeout,
+        failed=failed,
+    )
+    request.next(route)
+    prepare = Pass(
+        "Prepare Review Request",
+        query_language="JSONata",
+        comment="Apply the default deadline (86400 s), heartbeat (3600 s) and escalation deadline",
+        output=_PREPARED,
+        assign={"level": "primary"},
+    )
+    prepare.next(request)
+    validate = Choice(
+        "Validate Review Request",
+        query_language="JSONata",
+        comment="item.id and reason are required; durations must be positive integers",
+        choices=[(Condition(_VALID), prepare)],
+        default=Fail(
+            "Invalid Review Request",
+            query_language="JSONata",
+            comment="The input does not match schemas/human-review.input.json",
+            error="Kbflow.InvalidInput",
+            cause="item.id and reason are required strings; deadline_seconds, "
+            "heartbeat_seconds and escalation_deadline_seconds are positive integers",
+        ),
+    )
+    return state_machine(
+        validate,
+        comment="kbflow human review: approve, reject or edit one item, "
+        "with deadlines, escalation and an audit trail",
+    )
