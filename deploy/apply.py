@@ -21,9 +21,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
-import boto3
-import yaml
-from botocore.exceptions import BotoCoreError, ClientError
+import boto3  # type: ignore[import-untyped,unused-ignore]
+import yaml  # type: ignore[import-untyped,unused-ignore]
+from botocore.exceptions import BotoCoreError, ClientError  # type: ignore[import-untyped,unused-ignore]
 from kbflow.deploy import registry as _registry
 from kbflow.errors import BackendError, ConfigurationError
 

@@ -174,6 +174,10 @@ def environment(name: str) -> Json:
         # The index adapter: OpenSearch (endpoint parameter) or Kendra (id from the index ARN).
         "KBFLOW_INDEX": {"Fn::If": [IS_KENDRA, "kendra", "opensearch"]},
         "KBFLOW_OPENSEARCH_ENDPOINT": {"Ref": "SearchEndpoint"},
+        # es (domain) or aoss (serverless collection): the ARN's service names the SigV4 service.
+        "KBFLOW_OPENSEARCH_SERVICE": {
+            "Fn::Select": [2, {"Fn::Split": [":", {"Ref": "SearchIndexArn"}]}]
+        },
         "KBFLOW_KENDRA_INDEX_ID": {
             "Fn::Select": [1, {"Fn::Split": ["/", {"Ref": "SearchIndexArn"}]}]
         },
@@ -255,21 +259,23 @@ def _table_grants(
 
 
 def _search(actions: Sequence[str]) -> list[tuple[set[str], list[Any]]]:
-    # One parameter names the index: an OpenSearch domain ARN (HTTP actions apply to the paths
-    # under it) or a Kendra index ARN. Actions of the other service never match its ARN.
-    out: list[tuple[set[str], list[Any]]] = []
-    es = {a for a in actions if a.startswith("es:")}
-    kendra = {a for a in actions if a.startswith("kendra:")}
-    other = set(actions) - es - kendra
-    if other:
-        raise ConfigurationError(
-            f"search index actions must be es:* or kendra:*, got {sorted(other)}"
-        )
-    if es:
-        out.append((es, [{"Fn::Sub": "${SearchIndexArn}/*"}]))
-    if kendra:
-        out.append((kendra, [{"Ref": "SearchIndexArn"}]))
-    return out
+    # One parameter names the index: an OpenSearch domain (HTTP actions apply to the paths under
+    # it), an OpenSearch Serverless collection or a Kendra index. Actions of the other services
+    # never match its ARN, so granting all of them grants only the deployed one's.
+    by_service: dict[str, set[str]] = {}
+    for action in actions:
+        by_service.setdefault(action.split(":", 1)[0], set()).add(action)
+    unknown = sorted(set(by_service) - set(_SEARCH_RESOURCES))
+    if unknown:
+        raise ConfigurationError(f"no search index resource for {unknown} actions")
+    return [(acts, [_SEARCH_RESOURCES[svc]]) for svc, acts in sorted(by_service.items())]
+
+
+_SEARCH_RESOURCES: Final[Mapping[str, Json]] = {
+    "es": {"Fn::Sub": "${SearchIndexArn}/*"},
+    "aoss": {"Ref": "SearchIndexArn"},
+    "kendra": {"Ref": "SearchIndexArn"},
+}
 
 
 _MODEL_ARN: Final = (

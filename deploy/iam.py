@@ -14,6 +14,12 @@ The rules every policy in the stack follows:
 
 :func:`find_violations` walks a template and reports every breach; the template builder calls
 it before returning, so a generated stack can never break these rules silently.
+
+The rules are for identity policies (roles and managed policies). The stack's three resource
+policies are outside them by nature: the buckets' TLS-only policy (a ``Deny`` of ``s3:*`` to
+anyone over plain HTTP), the dead-letter queue's policy (``sqs:SendMessage`` for
+``events.amazonaws.com`` from this account) and the alarm key's policy (AWS's default
+account-root statement, plus encrypt/decrypt for ``cloudwatch.amazonaws.com`` from this account).
 """
 
 from __future__ import annotations
@@ -106,22 +112,33 @@ def statement(actions: Iterable[str], resources: Any, *, sid: str | None = None)
     return out
 
 
+# Service principals documented to send aws:SourceAccount/aws:SourceArn when they assume a
+# role. Lambda (execution roles) and EventBridge rule targets are not conditioned: a role can
+# only be passed to them by a principal of this account (iam:PassRole), and a condition the
+# service does not send would make the role unusable.
+_CONTEXT_KEYS: Final = frozenset({"states.amazonaws.com", "scheduler.amazonaws.com"})
+
+
 def assume_role_policy(service: str, *, source_arn: Any | None = None) -> Json:
     """Trust policy letting one AWS service principal assume a role.
 
+    For services that send them, the trust is limited to this account (``aws:SourceAccount``)
+    and, when ``source_arn`` is given, to that resource (``aws:SourceArn``), closing the
+    cross-service confused-deputy hole.
+
     Args:
         service: Service principal, e.g. ``states.amazonaws.com``.
-        source_arn: When given, the role may only be assumed on behalf of resources matching
-            this ARN (``aws:SourceArn``), closing the confused-deputy hole.
+        source_arn: The ARN (pattern) of the resource the service acts for.
 
     Returns:
         An ``AssumeRolePolicyDocument``.
     """
     stmt: Json = {"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}
-    condition: Json = {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}}
-    if source_arn is not None:
-        condition["ArnLike"] = {"aws:SourceArn": source_arn}
-    stmt["Condition"] = condition
+    if service in _CONTEXT_KEYS:
+        condition: Json = {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}}
+        if source_arn is not None:
+            condition["ArnLike"] = {"aws:SourceArn": source_arn}
+        stmt["Condition"] = condition
     return {"Version": "2012-10-17", "Statement": [stmt]}
 
 

@@ -129,7 +129,8 @@ def machine_resources(
         "states.amazonaws.com",
         statements,
         name=f"{mid}Permissions",
-        source_arn=machine_arn(machine.flow),
+        # The machine, and its versions and aliases (stateMachine:<name>:<qualifier>).
+        source_arn=[machine_arn(machine.flow), machine_arn(machine.flow, suffix=":*")],
     )
     sm: Json = {
         "Type": "AWS::StepFunctions::StateMachine",

@@ -4,7 +4,8 @@ Alarms (all notify the stack's ``AlarmTopic``):
 
 - per state machine: ``ExecutionsFailed``, ``ExecutionThrottled`` and ``ExecutionsTimedOut``
   (namespace ``AWS/States``, any occurrence in five minutes);
-- per Lambda function: ``Errors`` (namespace ``AWS/Lambda``).
+- per Lambda function: ``Errors`` (namespace ``AWS/Lambda``);
+- the dead-letter queue holding any message (``ApproximateNumberOfMessagesVisible``).
 
 The dashboard shows executions by status per flow, Distributed Map progress (documents fetched,
 recorded and quarantined per minute, and the map's child executions), Lambda duration (p95),
@@ -19,12 +20,16 @@ from typing import Any, Final
 
 from kbflow.deploy.functions import function_id
 from kbflow.deploy.machines import machine_id
+from kbflow.deploy.storage import DLQ
 
 __all__ = ["ALARM_TOPIC", "STATE_MACHINE_ALARMS", "alarm_resources", "dashboard_resource"]
 
 Json = dict[str, Any]
 
 ALARM_TOPIC: Final = "AlarmTopic"
+ALARM_KEY: Final = "AlarmTopicKey"
+"""CloudWatch cannot publish to a topic encrypted with the AWS-managed SNS key (its key policy
+cannot name cloudwatch.amazonaws.com), so the alarm topic has its own key."""
 STATE_MACHINE_ALARMS: Final[tuple[str, ...]] = (
     "ExecutionsFailed",
     "ExecutionThrottled",
@@ -42,7 +47,11 @@ _STATUSES: Final = (
 def alarm_resources(flows: Sequence[str], functions: Sequence[str]) -> dict[str, Json]:
     """The alarm topic and one alarm per (machine, metric) and per function."""
     out: dict[str, Json] = {
-        ALARM_TOPIC: {"Type": "AWS::SNS::Topic", "Properties": {"KmsMasterKeyId": "alias/aws/sns"}}
+        ALARM_KEY: _alarm_key(),
+        ALARM_TOPIC: {
+            "Type": "AWS::SNS::Topic",
+            "Properties": {"KmsMasterKeyId": {"Fn::GetAtt": [ALARM_KEY, "Arn"]}},
+        },
     }
     for flow in flows:
         mid = machine_id(flow)
@@ -55,10 +64,67 @@ def alarm_resources(flows: Sequence[str], functions: Sequence[str]) -> dict[str,
         out[f"{fid}ErrorsAlarm"] = _alarm(
             f"{name}: Lambda errors", "AWS/Lambda", "Errors", "FunctionName", {"Ref": fid}
         )
+    out["DeadLetterQueueAlarm"] = _alarm(
+        "dead-letter queue holds failed invokes or undeliverable events",
+        "AWS/SQS",
+        "ApproximateNumberOfMessagesVisible",
+        "QueueName",
+        {"Fn::GetAtt": [DLQ, "QueueName"]},
+        statistic="Maximum",
+    )
     return out
 
 
-def _alarm(description: str, namespace: str, metric: str, dimension: str, value: Json) -> Json:
+def _alarm_key() -> Json:
+    """A customer-managed key (rotated yearly) for the alarm topic.
+
+    The key policy keeps the account in control through IAM (the default key policy's first
+    statement) and lets CloudWatch alarms, from this account only, encrypt what they publish.
+    """
+    return {
+        "Type": "AWS::KMS::Key",
+        "DeletionPolicy": "Retain",
+        "UpdateReplacePolicy": "Retain",
+        "Properties": {
+            "Description": "kbflow alarm topic encryption",
+            "EnableKeyRotation": True,
+            "KeyPolicy": {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Sid": "AccountAdministersThroughIam",
+                        "Effect": "Allow",
+                        "Principal": {
+                            "AWS": {"Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:root"}
+                        },
+                        "Action": "kms:*",
+                        "Resource": "*",
+                    },
+                    {
+                        "Sid": "CloudWatchAlarmsPublish",
+                        "Effect": "Allow",
+                        "Principal": {"Service": "cloudwatch.amazonaws.com"},
+                        "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
+                        "Resource": "*",
+                        "Condition": {
+                            "StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}
+                        },
+                    },
+                ],
+            },
+        },
+    }
+
+
+def _alarm(
+    description: str,
+    namespace: str,
+    metric: str,
+    dimension: str,
+    value: Json,
+    *,
+    statistic: str = "Sum",
+) -> Json:
     return {
         "Type": "AWS::CloudWatch::Alarm",
         "Properties": {
@@ -66,7 +132,7 @@ def _alarm(description: str, namespace: str, metric: str, dimension: str, value:
             "Namespace": namespace,
             "MetricName": metric,
             "Dimensions": [{"Name": dimension, "Value": value}],
-            "Statistic": "Sum",
+            "Statistic": statistic,
             "Period": 300,
             "EvaluationPeriods": 1,
             "Threshold": 1,

@@ -64,6 +64,9 @@ EXCLUDED: Final[frozenset[str]] = frozenset(
         "statelint",  # validating definitions
         "jsonatapy",
         "jsonata-python",  # the embedded ASL engine's JSONata
+        "click",
+        "rich",
+        "pyyaml",  # the CLI and template rendering
     }
 )
 """Distributions never shipped to Lambda (normalised names)."""

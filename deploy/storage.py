@@ -14,7 +14,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
-from kbflow.tasks.catalog import TABLES, ResourceKind, Table
+from kbflow.errors import ConfigurationError
+from kbflow.tasks.catalog import AWS_ENVIRONMENT, TABLES, ResourceKind, Table
 
 __all__ = [
     "BUCKETS",
@@ -215,8 +216,19 @@ def topic_resources() -> dict[str, Json]:
 
 
 def env_for_storage(tables: tuple[Table, ...] = TABLES) -> Mapping[str, Json]:
-    """Environment variables naming every bucket, table and the topic (``{"KBFLOW_...": Ref}``)."""
-    env: dict[str, Json] = {b.env: {"Ref": b.logical_id} for b in BUCKETS}
-    env.update({t.env: {"Ref": table_id(t)} for t in tables if t.env})
-    env["KBFLOW_NOTIFY_TOPIC_ARN"] = {"Ref": NOTIFY_TOPIC}
-    return env
+    """Environment variables naming every bucket, table and the topic (``{"KBFLOW_...": Ref}``).
+
+    The variables are :data:`kbflow.tasks.catalog.AWS_ENVIRONMENT` (what the AWS adapters read)
+    plus ``KBFLOW_SOURCE_BUCKET``; each maps to the stack resource of its kind.
+
+    Raises:
+        ConfigurationError: A variable names a resource kind the stack does not create.
+    """
+    refs: dict[ResourceKind, str] = {b.kind: b.logical_id for b in BUCKETS}
+    refs.update({t.kind: table_id(t) for t in tables})
+    refs[ResourceKind.NOTIFY_TOPIC] = NOTIFY_TOPIC
+    wanted = {b.env: b.kind for b in BUCKETS} | dict(AWS_ENVIRONMENT)
+    missing = sorted(var for var, kind in wanted.items() if kind not in refs)
+    if missing:
+        raise ConfigurationError(f"no stack resource for environment variable(s) {missing}")
+    return {var: {"Ref": refs[kind]} for var, kind in sorted(wanted.items())}

@@ -24,7 +24,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
-import yaml
+import yaml  # type: ignore[import-untyped,unused-ignore]
 from kbflow import definitions
 from kbflow.deploy import iam
 from kbflow.deploy.events import HAS_WIKI_SITE, WIKI_BUS, event_resources
@@ -57,7 +57,9 @@ Json = dict[str, Any]
 
 DEFAULT_STAGE: Final = "dev"
 STAGE_PATTERN: Final = r"^[a-z][a-z0-9-]{0,19}$"
-_SEARCH_ARN: Final = r"^arn:aws[a-z-]*:(es|kendra):[a-z0-9-]+:[0-9]{12}:(domain|index)/.+$"
+_SEARCH_ARN: Final = (
+    r"^arn:aws[a-z-]*:(es|aoss|kendra):[a-z0-9-]+:[0-9]{12}:(domain|collection|index)/.+$"
+)
 """Stage names end up in state machine, bus and log group names (80-character limits)."""
 
 
@@ -168,7 +170,7 @@ def _parameters(stage: str) -> Json:
         "SearchIndexArn": {
             "Type": "String",
             "AllowedPattern": _SEARCH_ARN,
-            "Description": "OpenSearch domain ARN or Kendra index ARN the index functions write to",
+            "Description": "OpenSearch domain, Serverless collection or Kendra index ARN",
         },
         "SearchEndpoint": {
             "Type": "String",

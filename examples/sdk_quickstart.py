@@ -1,8 +1,8 @@
 """Use kbflow from another service: start an ingestion run, follow it, get its summary.
 
-On AWS (after ``kbflow deploy``), name the state machine through the environment::
+On AWS, after ``kbflow deploy apply`` (which records the stack's state machine ARNs for the
+SDK), or with ``KBFLOW_WORKFLOW_INGESTION_ARN`` set::
 
-    export KBFLOW_WORKFLOW_INGESTION_ARN=arn:aws:states:eu-west-1:123456789012:stateMachine:kbflow-ingestion
     python examples/sdk_quickstart.py s3://my-docs/inbox/
 
 On this machine, with the embedded engine and a local store folder::
@@ -22,8 +22,13 @@ from datetime import timedelta
 import kbflow
 
 
-def ingest(client: kbflow.Client, uri: str, *, name: str | None = None,
-           timeout: timedelta = timedelta(minutes=30)) -> kbflow.Execution:
+def ingest(
+    client: kbflow.Client,
+    uri: str,
+    *,
+    name: str | None = None,
+    timeout: timedelta = timedelta(minutes=30),
+) -> kbflow.Execution:
     """Start an ingestion of ``uri``, print each state as it is entered, and return the run.
 
     Raises:
@@ -42,7 +47,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """The command line: ``sdk_quickstart.py [--local STORE] URI``."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("uri", help="s3://bucket/prefix or file:///absolute/dir")
-    parser.add_argument("--local", metavar="STORE", help="run on the embedded engine with this store")
+    parser.add_argument(
+        "--local", metavar="STORE", help="run on the embedded engine with this store"
+    )
     parser.add_argument("--name", help="execution name (starting twice with one name is safe)")
     args = parser.parse_args(argv)
 

@@ -11,10 +11,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from kbflow.errors import StatesError
+
 from .asl import compare
 from .asl.jsonpath import PathNotFound, compile_path
 from .asl.model import Combinator, Comparison, Rule
-from .dataflow import resolve_path
 
 __all__ = ["evaluate_rule"]
 
@@ -48,12 +49,25 @@ def _compare(rule: Comparison, data: JSON, context: JSON, variables: Mapping[str
     path = compile_path(rule.variable)
     op = rule.operator
     if op == "IsPresent":
-        return _is_present(path, data, context, variables) == rule.value
-    value = resolve_path(path, data, context, variables)
+        return bool(_is_present(path, data, context, variables) == rule.value)
+    value = _condition_value(path, data, context, variables)
     operand = rule.value
     if op.endswith("Path"):
-        operand = resolve_path(compile_path(operand), data, context, variables)
+        operand = _condition_value(compile_path(operand), data, context, variables)
     return bool(compare.compare(op, value, operand))
+
+
+def _condition_value(path: Any, data: JSON, context: JSON,
+                     variables: Mapping[str, JSON]) -> JSON:
+    # AWS: "Invalid path '$.x': The choice state's condition path references an invalid value."
+    try:
+        root = data if path.root == "$" else context if path.root == "$$" else variables[path.root]
+        return path.get(root)
+    except (PathNotFound, KeyError):
+        raise StatesError(
+            "States.Runtime",
+            f"Invalid path '{path.text}': The choice state's condition path references an "
+            "invalid value.") from None
 
 
 def _is_present(path: Any, data: JSON, context: JSON, variables: Mapping[str, JSON]) -> bool:

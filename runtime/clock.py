@@ -8,7 +8,8 @@ engine's :class:`Clock`:
 * :class:`VirtualClock` keeps its own time. The loop built by :func:`new_event_loop` asks the
   clock before blocking: when nothing is runnable and nothing is in flight (no task invocation
   running in a thread, no callback awaited), the clock jumps to the next timer instead of
-  sleeping, so a test of a one-year Wait finishes at once. Work in flight holds the clock;
+  sleeping, so a test of a one-year Wait finishes at once. While work is in flight, virtual
+  time runs at real speed (so a task timeout still fires while its handler runs);
   :meth:`VirtualClock.advance` moves it by hand (e.g. to time out a callback task).
 """
 
@@ -118,7 +119,7 @@ class VirtualClock:
         self._offset = max(self._offset + seconds, math.nextafter(self._offset, math.inf))
 
 
-class _VirtualSelector(selectors.DefaultSelector):  # type: ignore[misc,valid-type]
+class _VirtualSelector(selectors.DefaultSelector):
     """A selector that advances a VirtualClock instead of blocking when the loop is idle."""
 
     def __init__(self, clock: VirtualClock) -> None:
@@ -128,11 +129,15 @@ class _VirtualSelector(selectors.DefaultSelector):  # type: ignore[misc,valid-ty
     def select(self, timeout: float | None = None) -> list[tuple[selectors.SelectorKey, int]]:
         if timeout is not None and timeout > 0 and self._clock.in_flight == 0:
             self._clock._jump(timeout)
-            return super().select(0)  # type: ignore[no-any-return]
+            return super().select(0)
         if timeout is not None and timeout > 0:
-            # Work in flight holds virtual time: wait for it (it wakes the loop when done).
-            return super().select(None)  # type: ignore[no-any-return]
-        return super().select(timeout)  # type: ignore[no-any-return]
+            # Work in flight: virtual time runs at real speed until it is done (it wakes the
+            # loop), so task timeouts still fire while a handler runs.
+            start = time.monotonic()
+            events = super().select(timeout)
+            self._clock._jump(time.monotonic() - start)
+            return events
+        return super().select(timeout)
 
 
 class _VirtualLoop(asyncio.SelectorEventLoop):

@@ -15,7 +15,7 @@ from typing import Any, Final
 from kbflow.errors import StatesError
 
 from .asl import model as m
-from .asl.jsonata import expect_type
+from .asl.jsonata import expect_type, json_type
 from .asl.jsonpath import compile_path
 from .asl.model import Unset
 from .asl.templates import compile_template
@@ -52,8 +52,9 @@ async def run_parallel(it: Interpreter, frame: Frame, plan: StatePlan, data: JSO
     frame.prev = history.add("ParallelStateStarted", frame.prev)
     children = [frame.child(frame.prev) for _ in plan.children]
     try:
+        pairs = zip(children, plan.children, strict=True)
         results = await _all_or_first_error(
-            [it.run_machine(child, branch, args) for child, branch in zip(children, plan.children, strict=True)])
+            [it.run_machine(child, branch, args) for child, branch in pairs])
     except StatesError as err:
         frame.prev = max(c.prev for c in children)
         raise mark_state_failed(err, plan) from None
@@ -141,8 +142,6 @@ def map_items(plan: StatePlan, data: JSON, ctx: dict[str, JSON],
 
 
 def _items_type_error(text: str, value: JSON) -> str:
-    from .asl.jsonata import json_type
-
     return (f"The JSONata expression '{text}' specified for the field 'Items' returned an "
             f"unexpected result type. Expected 'array', but was '{json_type(value)}' for "
             f"value: {payload(value)}")

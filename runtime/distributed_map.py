@@ -23,10 +23,11 @@ from typing import TYPE_CHECKING, Any, Final
 from kbflow.errors import KbflowError, StatesError
 
 from .asl import model as m
+from .asl.jsonpath import compile_path
 from .asl.model import Unset
 from .asl.templates import compile_template
 from .concurrent import MapSettings, item_input, iterate
-from .dataflow import render_jsonata
+from .dataflow import render_jsonata, resolve_path
 from .interpreter import Frame, Interpreter, mark_state_failed
 from .plan import StatePlan
 
@@ -183,9 +184,6 @@ def _max_items(config: m.ReaderConfig | None, effective: JSON, ctx: dict[str, JS
     if isinstance(config.max_items, int):
         return config.max_items or None
     if isinstance(config.max_items_path, str):
-        from .asl.jsonpath import compile_path
-        from .dataflow import resolve_path
-
         value = resolve_path(compile_path(config.max_items_path), effective, ctx, frame.variables)
         return int(value) if isinstance(value, int) else None
     return None
@@ -282,12 +280,12 @@ def _manifest_rows(store: Any, manifest: Mapping[str, JSON]) -> list[JSON]:
 
 def batch_items(plan: StatePlan, batcher: m.ItemBatcher, items: list[JSON], effective: JSON,
                 ctx: dict[str, JSON], frame: Frame) -> list[JSON]:
-    """Group items into ``{"Items": [...], **BatchInput}`` batches."""
+    """Group items into ``{"BatchInput": {...}, "Items": [...]}`` batches."""
     max_items = _batch_limit(batcher.max_items_per_batch, batcher.max_items_per_batch_path,
                              effective, ctx, frame)
     max_bytes = _batch_limit(batcher.max_input_bytes_per_batch,
                              batcher.max_input_bytes_per_batch_path, effective, ctx, frame)
-    batch_input: dict[str, JSON] = {}
+    batch_input: JSON = None
     if not isinstance(batcher.batch_input, Unset):
         if plan.jsonata:
             batch_input = render_jsonata(batcher.batch_input, {"input": effective, "context": ctx},
@@ -303,13 +301,21 @@ def batch_items(plan: StatePlan, batcher: m.ItemBatcher, items: list[JSON], effe
         full = (max_items and len(current) >= max_items) or (
             max_bytes and current and size + item_size > max_bytes)
         if full:
-            batches.append({**batch_input, "Items": current})
+            batches.append(_batch(batch_input, current))
             current, size = [], 0
         current.append(item)
         size += item_size
     if current:
-        batches.append({**batch_input, "Items": current})
+        batches.append(_batch(batch_input, current))
     return batches
+
+
+def _batch(batch_input: JSON, items: list[JSON]) -> dict[str, JSON]:
+    # AWS: each child execution gets {"BatchInput": {...}, "Items": [...]}.
+    out: dict[str, JSON] = {"Items": items}
+    if batch_input is not None:
+        out["BatchInput"] = batch_input
+    return out
 
 
 def _batch_limit(value: Any, path: Any, effective: JSON, ctx: dict[str, JSON],
@@ -317,9 +323,6 @@ def _batch_limit(value: Any, path: Any, effective: JSON, ctx: dict[str, JSON],
     if isinstance(value, int):
         return value
     if isinstance(path, str):
-        from .asl.jsonpath import compile_path
-        from .dataflow import resolve_path
-
         found = resolve_path(compile_path(path), effective, ctx, frame.variables)
         return int(found) if isinstance(found, int) else 0
     return 0

@@ -26,9 +26,13 @@ from typing import Any, TypeVar
 
 from kbflow.errors import (
     ConfigurationError,
+    DefinitionError,
     ExecutionAlreadyExists,
     ExecutionNotFound,
+    KbflowError,
+    Problem,
     StateMachineNotFound,
+    StatesError,
     ValidationError,
 )
 
@@ -164,7 +168,8 @@ class Engine:
     # ------------------------------------------------------------------ functions
 
     def register_function(self, name: str, handler: Callable[[Any, Any], Any], *,
-                          timeout_seconds: float = 3.0, memory_mb: int = 128) -> LambdaFunction:
+                          timeout_seconds: float = 3.0, memory_mb: int = 128,
+                          invoker: Invoker | None = None) -> LambdaFunction:
         """Register a Lambda function handler under ``name``.
 
         Args:
@@ -172,12 +177,13 @@ class Engine:
             handler: ``handler(event, context)``.
             timeout_seconds: the function timeout (``context.get_remaining_time_in_millis``).
             memory_mb: reported as ``context.memory_limit_in_mb``.
+            invoker: run this function with its own Invoker (default: the engine's).
 
         Returns:
             The registered function.
         """
         fn = LambdaFunction(function_name_of(name), handler, float(timeout_seconds), memory_mb,
-                            self.region, self.account)
+                            self.region, self.account, invoker)
         self._functions[fn.name] = fn
         return fn
 
@@ -209,9 +215,19 @@ class Engine:
         text = definition if isinstance(definition, str) else json.dumps(definition)
         if substitutions:
             text = _substitute(text, substitutions)
-        machine = parse(json.loads(text))
+        try:
+            doc = json.loads(text)
+        except ValueError as exc:
+            raise DefinitionError([Problem("", f"not valid JSON: {exc}")]) from exc
+        machine = parse(doc)
+        try:
+            plan = compile_machine(machine)
+        except DefinitionError:
+            raise
+        except KbflowError as exc:  # a path, template or intrinsic that does not compile
+            raise DefinitionError([Problem("", str(exc))]) from exc
         arn = f"arn:aws:states:{self.region}:{self.account}:stateMachine:{name}"
-        record = StateMachineRecord(arn, name, text, machine, compile_machine(machine), type,
+        record = StateMachineRecord(arn, name, text, machine, plan, type,
                                     role_arn or f"arn:aws:iam::{self.account}:role/kbflow",
                                     self.clock.now())
         self._machines[arn] = record
@@ -282,13 +298,7 @@ class Engine:
                                  parent_arn=parent.record.execution_arn if parent else None)
         mocks = self._mocks.responders(sm.name, test_case) if (
             self._mocks is not None and test_case) else None
-        listener = None
-        if self._listener is not None:
-            outer = self._listener
-
-            def listener(event: dict[str, JSON]) -> None:
-                outer(arn, event)
-
+        listener = self._listener_for(arn)
         run = Run(self, record, sm.plan, state_machine_name=sm.name, role_arn=sm.role_arn,
                   timeout=_timeout(sm.machine), mocks=mocks, history_listener=listener,
                   express=sm.type == "EXPRESS", history_limit=self.history_limit)
@@ -297,10 +307,18 @@ class Engine:
         run.task = self._loop.create_task(run.execute(self.interpreter))
         return arn
 
+    def _listener_for(self, arn: str) -> Callable[[dict[str, JSON]], None] | None:
+        outer = self._listener
+        if outer is None:
+            return None
+
+        def listener(event: dict[str, JSON]) -> None:
+            outer(arn, event)
+
+        return listener
+
     def start_child(self, parent: Run, params: Mapping[str, JSON]) -> Run:
         """Start a nested execution for ``states:startExecution`` (on the loop)."""
-        from kbflow.errors import StatesError
-
         sm_arn = str(params.get("StateMachineArn", ""))
         child_input = params.get("Input", {})
         text = child_input if isinstance(child_input, str) else json.dumps(child_input)
@@ -329,7 +347,8 @@ class Engine:
         cfg = state.processor.processor_config
         express = not isinstance(cfg, m.Unset) and cfg.execution_type == "EXPRESS"
         run = Run(self, record, plan.children[0], state_machine_name=f"{parts[6]}/{label}",
-                  role_arn=parent.role_arn, express=express)
+                  role_arn=parent.role_arn, express=express,
+                  history_listener=self._listener_for(arn), history_limit=self.history_limit)
         self._runs[arn] = run
         map_run.children.append(arn)
         run.task = self._loop.create_task(run.execute(self.interpreter))

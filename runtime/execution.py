@@ -176,7 +176,7 @@ class Run:
         history = self.history
         history.add("ExecutionStarted", 0, {
             "input": self.record.input, "inputDetails": NOT_TRUNCATED,
-            "roleArn": self.role_arn, "stateMachineArn": self.record.state_machine_arn})
+            "roleArn": self.role_arn})
         frame = Frame(self, {}, 0)
         try:
             work = interpreter.run_machine(frame, self.plan, self.input_value)

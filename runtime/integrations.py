@@ -6,15 +6,18 @@ from __future__ import annotations
 import asyncio
 import json
 import secrets
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.utils import formatdate
 from typing import TYPE_CHECKING, Any, Final
 
 from kbflow.errors import InvalidToken, StatesError, TaskDoesNotExist, TaskTimedOut
 
 from .history import payload
 from .invoke import LambdaFunction, function_name_of
-from .tasks import NOT_TRUNCATED, ResourceRegistry, TaskCall, error_cause
+from .tasks import NOT_TRUNCATED, ResourceRegistry, TaskCall, error_cause, with_limits
 
 if TYPE_CHECKING:
     from .execution import Run
@@ -47,8 +50,9 @@ def _find_function(call: TaskCall, name_or_arn: Any) -> LambdaFunction:
 
 async def _invoke(call: TaskCall, fn: LambdaFunction, event: JSON) -> Any:
     host = call.run.host
+    invoker = fn.invoker if fn.invoker is not None else host.invoker
     with host.clock.busy():
-        invocation = await host.invoker.invoke(fn, payload(event))
+        invocation = await invoker.invoke(fn, payload(event))
     return invocation
 
 
@@ -83,8 +87,6 @@ async def lambda_function_events(call: TaskCall, work: Any) -> JSON:
             call.event("LambdaFunctionFailed", failed)
             raise
 
-    from .tasks import with_limits
-
     result = await with_limits(call, attempt(), lambda e: call.event(
         "LambdaFunctionTimedOut", {"error": e}))
     call.event("LambdaFunctionSucceeded", {"output": payload(result),
@@ -92,9 +94,11 @@ async def lambda_function_events(call: TaskCall, work: Any) -> JSON:
     return result
 
 
-def lambda_invoke_response(result: JSON, request_id: str) -> dict[str, JSON]:
+def lambda_invoke_response(result: JSON, request_id: str,
+                           now: datetime | None = None) -> dict[str, JSON]:
     """Lambda's Invoke response as Step Functions' ``lambda:invoke`` returns it."""
     length = str(len(json.dumps(result)))
+    date = formatdate((now or datetime.now(UTC)).timestamp(), usegmt=True)
     return {
         "ExecutedVersion": "$LATEST",
         "Payload": result,
@@ -105,7 +109,7 @@ def lambda_invoke_response(result: JSON, request_id: str) -> dict[str, JSON]:
                 "Connection": ["keep-alive"],
                 "x-amzn-RequestId": [request_id],
                 "Content-Length": [length],
-                "Date": [_http_date(call_now=None)],
+                "Date": [date],
                 "X-Amzn-Trace-Id": [f"Root=1-{request_id[:8]}-{request_id[9:13]}"],
                 "Content-Type": ["application/json"],
             },
@@ -113,7 +117,7 @@ def lambda_invoke_response(result: JSON, request_id: str) -> dict[str, JSON]:
                 "Connection": "keep-alive",
                 "Content-Length": length,
                 "Content-Type": "application/json",
-                "Date": _http_date(call_now=None),
+                "Date": date,
                 "X-Amz-Executed-Version": "$LATEST",
                 "x-amzn-Remapped-Content-Length": "0",
                 "x-amzn-RequestId": request_id,
@@ -137,12 +141,6 @@ def _add_log_result(response: dict[str, JSON], fn: LambdaFunction, request_id: s
     response["LogResult"] = encoded
     response["SdkHttpMetadata"]["AllHttpHeaders"]["X-Amz-Log-Result"] = [encoded]
     response["SdkHttpMetadata"]["HttpHeaders"]["X-Amz-Log-Result"] = encoded
-
-
-def _http_date(call_now: Any) -> str:
-    from email.utils import formatdate
-
-    return formatdate(usegmt=True)
 
 
 def _request_payload(value: JSON) -> JSON:
@@ -201,8 +199,6 @@ async def run_service_task(call: TaskCall, work: Any) -> JSON:
                        if err.cause is not None else {**base, "error": err.error})
             raise
 
-    from .tasks import with_limits
-
     result = await with_limits(call, attempt(), lambda e: call.event(
         "TaskTimedOut", {**base, "error": e}))
     call.event("TaskSucceeded", {**base, "output": payload(result),
@@ -216,16 +212,38 @@ async def lambda_invoke(call: TaskCall) -> JSON:
     async def work(call: TaskCall) -> JSON:
         params = call.parameters if isinstance(call.parameters, dict) else {}
         fn = _find_function(call, params.get("FunctionName"))
-        inv = await _invoke(call, fn, _request_payload(params.get("Payload")))
+        event = _request_payload(params.get("Payload"))
+        kind = params.get("InvocationType", "RequestResponse")
+        if kind in ("Event", "DryRun"):
+            return _accepted(call, fn, event, kind)
+        inv = await _invoke(call, fn, event)
         if inv.error is not None:
             raise StatesError(str(inv.error["errorType"]),
                               json.dumps(inv.error, separators=(",", ":")))
-        response = lambda_invoke_response(inv.payload, inv.request_id)
+        response = lambda_invoke_response(inv.payload, inv.request_id, call.run.clock.now())
         if params.get("LogType") == "Tail":
             _add_log_result(response, fn, inv.request_id)
         return response
 
     return await run_service_task(call, work)
+
+
+def _accepted(call: TaskCall, fn: LambdaFunction, event: JSON, kind: str) -> JSON:
+    """``InvocationType: Event`` runs the function in the background (202); ``DryRun`` only
+    checks it exists (204). Neither response carries a payload."""
+    if kind == "Event":
+        invoker = fn.invoker if fn.invoker is not None else call.run.host.invoker
+        background = asyncio.ensure_future(invoker.invoke(fn, payload(event)))
+        _BACKGROUND.add(background)
+        background.add_done_callback(_BACKGROUND.discard)
+    response = lambda_invoke_response("", str(uuid.uuid4()), call.run.clock.now())
+    response.pop("ExecutedVersion")
+    response["StatusCode"] = response["SdkHttpMetadata"]["HttpStatusCode"] = (
+        202 if kind == "Event" else 204)
+    return response
+
+
+_BACKGROUND: set[asyncio.Future[Any]] = set()
 
 
 # ---------------------------------------------------------------------------- nested executions

@@ -21,10 +21,23 @@ from typing import TYPE_CHECKING, Any, Final
 
 from kbflow.errors import StatesError
 
+from .asl import intrinsics
 from .asl import model as m
 from .asl.errors import error_matches
+from .asl.jsonpath import compile_path
 from .asl.model import UNSET, Unset
-from .dataflow import DATA_LIMIT, EvaluationFailed, data_limit_error, state_prefix
+from .asl.templates import compile_template
+from .choice import evaluate_rule
+from .dataflow import (
+    DATA_LIMIT,
+    EvaluationFailed,
+    compile_path_field,
+    data_limit_error,
+    place_result,
+    render_jsonata,
+    resolve_path,
+    state_prefix,
+)
 from .history import History, payload
 from .plan import MachinePlan, StatePlan
 
@@ -216,8 +229,6 @@ class Interpreter:
                       ctx: dict[str, JSON], error_output: dict[str, JSON]) -> Outcome:
         variables = frame.variables
         if plan.jsonata:
-            from .dataflow import render_jsonata
-
             states = {"input": data, "context": ctx, "errorOutput": error_output}
             assigned = None
             if not isinstance(catcher.assign, Unset):
@@ -228,12 +239,8 @@ class Interpreter:
             return Outcome(output, catcher.next, assigned)
         assigned = None
         if not isinstance(catcher.assign, Unset):
-            from .asl.templates import compile_template
-
             assigned = compile_template(catcher.assign).render(
                 error_output, ctx, variables, field="Assign")
-        from .dataflow import compile_path_field, place_result
-
         output = place_result(data, error_output, compile_path_field(catcher.result_path))
         return Outcome(output, catcher.next, assigned)
 
@@ -291,17 +298,12 @@ async def run_fail(it: Interpreter, frame: Frame, plan: StatePlan, data: JSON,
 
 def _fail_field(plan: StatePlan, literal: Any, path: Any, field: str, data: JSON,
                 ctx: dict[str, JSON], frame: Frame) -> str | None:
-    from .dataflow import render_jsonata, resolve_path
-
     if plan.jsonata and isinstance(literal, str):
         value = render_jsonata(literal, {"input": data, "context": ctx}, frame.variables, field)
         return value if isinstance(value, str) else payload(value)
     if isinstance(literal, str):
         return literal
     if isinstance(path, str):
-        from .asl import intrinsics
-        from .asl.jsonpath import compile_path
-
         if intrinsics.is_intrinsic(path):
             value = intrinsics.evaluate(intrinsics.parse_intrinsic(path), data, ctx,
                                         frame.variables, rng=frame.run.host.rng)
@@ -318,9 +320,6 @@ def _fail_field(plan: StatePlan, literal: Any, path: Any, field: str, data: JSON
 async def run_choice(it: Interpreter, frame: Frame, plan: StatePlan, data: JSON,
                      ctx: dict[str, JSON]) -> Outcome:
     """Choice: the first matching rule's Next, else Default, else States.NoChoiceMatched."""
-    from .choice import evaluate_rule
-    from .dataflow import render_jsonata
-
     state = plan.state
     assert isinstance(state, m.Choice)
     pipe = plan.pipeline
@@ -378,8 +377,6 @@ def _jsonpath_assign(pipe: Any, rule_assign: Any, effective: JSON, ctx: dict[str
     if pipe.has_assign:
         assigned = dict(pipe.assign.render(effective, ctx, variables, field="Assign"))
     if not isinstance(rule_assign, Unset):
-        from .asl.templates import compile_template
-
         extra = compile_template(rule_assign).render(effective, ctx, variables, field="Assign")
         assigned = {**(assigned or {}), **extra}
     return assigned
@@ -388,8 +385,6 @@ def _jsonpath_assign(pipe: Any, rule_assign: Any, effective: JSON, ctx: dict[str
 def _jsonata_choice_exit(plan: StatePlan, state: m.Choice, rule: m.ChoiceRule,
                          states: Mapping[str, JSON], variables: Mapping[str, JSON],
                          data: JSON) -> Outcome:
-    from .dataflow import render_jsonata
-
     output, assigned = plan.pipeline.finish_jsonata(states, data, variables)
     if not isinstance(rule.assign, Unset):
         extra = render_jsonata(rule.assign, states, variables, "Assign")

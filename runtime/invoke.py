@@ -70,6 +70,9 @@ class LambdaFunction:
     memory_mb: int = 128
     region: str = "us-east-1"
     account: str = "123456789012"
+    invoker: Invoker | None = None
+    """This function's own invoker (e.g. worker processes for CPU-bound handlers); None
+    uses the engine's."""
 
     @property
     def arn(self) -> str:

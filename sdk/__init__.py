@@ -9,6 +9,7 @@ from __future__ import annotations
 from kbflow._backends._api import ApiBackend, ApiRequest
 from kbflow._backends.aws import AwsBackend
 from kbflow._backends.base import BaseBackend
+from kbflow._backends.local import LocalBackend
 from kbflow._backends.mock import MockBackend
 from kbflow._client import Client
 from kbflow._models import Decision, Execution, ExecutionStatus, HistoryEvent, Page, Review
@@ -16,6 +17,7 @@ from kbflow._polling import Polling
 from kbflow._registry import Registry
 from kbflow._review_sources import StoreReviewSource
 from kbflow._reviews import Reviews, ReviewSource
+from kbflow._tracking import StatusChange, StatusQueue
 from kbflow._version import __version__
 from kbflow.errors import (
     BackendError,
@@ -66,6 +68,7 @@ __all__ = [
     "InvalidArn",
     "InvalidToken",
     "KbflowError",
+    "LocalBackend",
     "MockBackend",
     "Page",
     "Polling",
@@ -76,6 +79,8 @@ __all__ = [
     "Reviews",
     "StateMachineNotFound",
     "StatesError",
+    "StatusChange",
+    "StatusQueue",
     "StoreReviewSource",
     "TaskDoesNotExist",
     "TaskTimedOut",

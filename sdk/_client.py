@@ -11,24 +11,23 @@ import builtins
 import os
 import time
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
-from typing import Any, Final, TypeAlias
+from typing import Any, TypeAlias
 
+from kbflow._arns import console_url, execution_arn
 from kbflow._backends.base import BaseBackend
 from kbflow._backends.local import LOCAL_CONSOLE
 from kbflow._models import Execution, ExecutionStatus, HistoryEvent
 from kbflow._polling import Polling, TokenBucket
-from kbflow._registry import Registry, as_registry, is_arn
-from kbflow._reviews import ReviewSource, Reviews
+from kbflow._registry import Registry, as_registry, deployed_registry, is_arn
+from kbflow._reviews import Reviews, ReviewSource
+from kbflow._tracking import StatusQueue
 from kbflow._types import JSON, MonotonicFn, SleepFn, Timeout, seconds
 from kbflow._validation import encode_json, validate_input, validate_name
 from kbflow.errors import (
-    ExecutionAborted,
     ExecutionAlreadyExists,
-    ExecutionFailed,
     ExecutionNotFound,
-    ExecutionTimedOut,
     ValidationError,
     WaitTimeout,
 )
@@ -38,21 +37,9 @@ __all__ = ["LOCAL_CONSOLE", "Client"]
 ExecutionRef: TypeAlias = Execution | str
 """An :class:`Execution` or an execution ARN."""
 
-_CONSOLE_DOMAINS: Final = {
-    "aws": "https://{region}.console.aws.amazon.com",
-    "aws-cn": "https://{region}.console.amazonaws.cn",
-    "aws-us-gov": "https://console.amazonaws-us-gov.com",
-}
-
 
 def _arn_of(execution: ExecutionRef) -> str:
     return execution.arn if isinstance(execution, Execution) else execution
-
-
-def execution_arn(state_machine_arn: str, name: str) -> str:
-    """The ARN StartExecution gives execution ``name`` of ``state_machine_arn``."""
-    parts = state_machine_arn.split(":")
-    return ":".join([*parts[:5], "execution", parts[6], name])
 
 
 class Client:
@@ -92,8 +79,12 @@ class Client:
         self._monotonic = monotonic
         self._sleep = sleep
         p = self.polling
-        self._describe_bucket = TokenBucket(p.describe_burst, p.describe_rate, monotonic=monotonic, sleep=sleep)
-        self._history_bucket = TokenBucket(p.history_burst, p.history_rate, monotonic=monotonic, sleep=sleep)
+        self._describe_bucket = TokenBucket(
+            p.describe_burst, p.describe_rate, monotonic=monotonic, sleep=sleep
+        )
+        self._history_bucket = TokenBucket(
+            p.history_burst, p.history_rate, monotonic=monotonic, sleep=sleep
+        )
         self.reviews = Reviews(self, reviews)
         """Pending human reviews and their decisions (see :class:`Reviews`)."""
 
@@ -105,27 +96,42 @@ class Client:
         endpoint_url: str | None = None,
         region: str | None = None,
         registry: Registry | Mapping[str, str] | None = None,
+        stack: str | None = None,
         reviews: ReviewSource | None = None,
         **options: Any,
     ) -> Client:
         """A client for Step Functions on AWS (or any endpoint speaking its API).
 
+        Without ``registry``, workflow names resolve through the deployed stack's registry
+        file (written by ``kbflow deploy apply``; see ``kbflow.deploy.registry``) when there
+        is one, and through ``KBFLOW_WORKFLOW_<NAME>_ARN`` variables either way.
+
         Args:
             session: a boto3 session (default: a new one, from the usual AWS configuration).
             endpoint_url: e.g. ``http://127.0.0.1:8083`` for ``kbflow console``.
-            region: the AWS Region.
+            region: the AWS Region (default: the deployed stack's, else boto3's default).
             registry: workflow names to ARNs, or a :class:`Registry` with deploy outputs.
+            stack: the deployed stack whose registry to read (default: the only one).
             reviews: the review source (default: the reviews table named in the deploy
                 outputs, when they name one).
-            **options: passed to :class:`Client` (``validate``, ``polling``, ``monotonic``, ``sleep``).
+            **options: passed to :class:`Client` (``validate``, ``polling``, ``monotonic``,
+                ``sleep``).
 
         Returns:
             The client.
         """
         from kbflow._backends.aws import AwsBackend
 
-        backend = AwsBackend(session=session, region=region, endpoint_url=endpoint_url)
+        if registry is None:
+            registry, deployed_region = deployed_registry(stack)
+            region = region or deployed_region
         reg = as_registry(registry)
+        backend = AwsBackend(
+            session=session,
+            region=region,
+            endpoint_url=endpoint_url,
+            sleep=options.get("sleep", time.sleep),  # throttling backoff sleeps like polling
+        )
         if reviews is None:
             from kbflow._review_sources import review_source_from_outputs
 
@@ -169,8 +175,12 @@ class Client:
         workflows = {**setup.workflows, **reg.mapping}
         backend = LocalBackend(setup.engine, owns_engine=engine is None)
         reviews = options.pop("reviews", None) or setup.reviews
-        return cls(backend=backend, registry=Registry(workflows, outputs=reg.outputs),
-                   reviews=reviews, **options)
+        return cls(
+            backend=backend,
+            registry=Registry(workflows, outputs=reg.outputs),
+            reviews=reviews,
+            **options,
+        )
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -234,7 +244,9 @@ class Client:
         name = name if name is not None else uuid.uuid4().hex
         validate_name(name)
         try:
-            started = self.backend.start_execution(arn, input=text, name=name, trace_header=trace_header)
+            started = self.backend.start_execution(
+                arn, input=text, name=name, trace_header=trace_header
+            )
         except ExecutionAlreadyExists:
             existing = self._same_start(arn, name, value)
             if existing is None:
@@ -291,7 +303,7 @@ class Client:
         while True:
             current = self.describe(arn)
             if current.status.terminal:
-                return outcome(current)
+                return current.result()
             remaining = deadline - self._monotonic()
             if remaining <= 0:
                 raise WaitTimeout(arn, limit)
@@ -330,7 +342,9 @@ class Client:
         self.backend.redrive_execution(arn)
         return self.describe(arn)
 
-    def list(self, workflow: str, *, status: ExecutionStatus | str | None = None) -> builtins.list[Execution]:
+    def list(
+        self, workflow: str, *, status: ExecutionStatus | str | None = None
+    ) -> builtins.list[Execution]:
         """List a workflow's executions (all pages), newest first.
 
         Args:
@@ -341,7 +355,7 @@ class Client:
             The executions (without input or output; :meth:`describe` one for those).
         """
         arn, flow = self._resolve(workflow)
-        wanted = ExecutionStatus(status) if status is not None else None
+        wanted = _status(status)
         out: builtins.list[Execution] = []
         token: str | None = None
         while True:
@@ -431,6 +445,72 @@ class Client:
             if new and new[-1].terminal:
                 return
 
+    # -- tracking many -----------------------------------------------------------------------
+
+    def track(
+        self,
+        executions: Iterable[ExecutionRef],
+        *,
+        timeout: Timeout,
+        queue: StatusQueue | None = None,
+        reconcile_every: float = 60.0,
+    ) -> Iterator[Execution]:
+        """Yield each execution once it has ended, in the order they end.
+
+        With ``queue`` (EventBridge status events delivered to SQS), the client waits on the
+        queue instead of polling, confirms each event with DescribeExecution, and describes
+        executions it heard nothing about every ``reconcile_every`` seconds, because
+        EventBridge delivery is best effort. Without it, every execution is polled with the
+        client's backoff.
+
+        Args:
+            executions: the executions to follow.
+            timeout: how long to wait at most for all of them.
+            queue: the status queue, for event-driven tracking on AWS.
+            reconcile_every: seconds between full DescribeExecution sweeps when using ``queue``.
+
+        Yields:
+            Each execution, as described once it has ended (any terminal status).
+
+        Raises:
+            WaitTimeout: some were still running after ``timeout`` (``execution_arn`` names
+                the first of them).
+        """
+        outstanding = dict.fromkeys(_arn_of(e) for e in executions)
+        limit = seconds(timeout)
+        deadline = self._monotonic() + limit
+        delays = self.polling.delays()
+        yield from self._sweep(outstanding, builtins.list(outstanding))
+        swept = self._monotonic()
+        while outstanding:
+            remaining = deadline - self._monotonic()
+            if remaining <= 0:
+                raise WaitTimeout(next(iter(outstanding)), limit)
+            if queue is None:
+                self._sleep(min(next(delays), remaining))
+                yield from self._sweep(outstanding, builtins.list(outstanding))
+                continue
+            if remaining < 1:  # SQS long polls in whole seconds: pause here instead
+                self._sleep(min(next(delays), remaining))
+            hints = [
+                c.execution_arn
+                for c in queue.receive(wait_seconds=min(20, remaining))
+                if c.status.terminal and c.execution_arn in outstanding
+            ]
+            yield from self._sweep(outstanding, hints)
+            if self._monotonic() - swept >= reconcile_every:
+                yield from self._sweep(outstanding, builtins.list(outstanding))
+                swept = self._monotonic()
+
+    def _sweep(self, outstanding: dict[str, None], arns: builtins.list[str]) -> Iterator[Execution]:
+        for arn in dict.fromkeys(arns):
+            if arn not in outstanding:
+                continue
+            current = self.describe(arn)
+            if current.status.terminal:
+                del outstanding[arn]
+                yield current
+
     # -- task tokens -------------------------------------------------------------------------
 
     def send_task_success(self, token: str, output: JSON) -> None:
@@ -448,7 +528,9 @@ class Client:
         """
         self.backend.send_task_success(token, encode_json(output, what="output"))
 
-    def send_task_failure(self, token: str, error: str | None = None, cause: str | None = None) -> None:
+    def send_task_failure(
+        self, token: str, error: str | None = None, cause: str | None = None
+    ) -> None:
         """Fail a ``.waitForTaskToken`` task.
 
         Args:
@@ -490,39 +572,14 @@ class Client:
         Raises:
             ValidationError: the ARN is not an execution ARN.
         """
-        arn = _arn_of(execution)
-        parts = arn.split(":")
-        if len(parts) < 8 or parts[0] != "arn" or parts[2] != "states":
-            raise ValidationError(f"not a Step Functions execution ARN: {arn!r}")
-        if self.backend.console_base is not None:
-            return f"{self.backend.console_base}/executions/{arn}"
-        partition, region = parts[1], parts[3]
-        domain = _CONSOLE_DOMAINS.get(partition, _CONSOLE_DOMAINS["aws"]).format(region=region)
-        return f"{domain}/states/home?region={region}#/v2/executions/details/{arn}"
+        return console_url(_arn_of(execution), self.backend.console_base)
 
 
-def outcome(execution: Execution) -> JSON:
-    """The output of an ended execution, or the error its status means.
-
-    Args:
-        execution: an execution whose status is terminal.
-
-    Returns:
-        The output of a SUCCEEDED execution.
-
-    Raises:
-        ExecutionFailed: FAILED.
-        ExecutionTimedOut: TIMED_OUT.
-        ExecutionAborted: ABORTED.
-    """
-    arn = execution.arn
-    match execution.status:
-        case ExecutionStatus.SUCCEEDED:
-            return execution.output
-        case ExecutionStatus.FAILED:
-            raise ExecutionFailed(execution.error, execution.cause, execution_arn=arn)
-        case ExecutionStatus.TIMED_OUT:
-            raise ExecutionTimedOut(f"execution {arn} timed out", execution_arn=arn)
-        case ExecutionStatus.ABORTED:
-            raise ExecutionAborted(f"execution {arn} was aborted", execution_arn=arn)
-    raise ValueError(f"execution {arn} has not ended: {execution.status}")
+def _status(value: ExecutionStatus | str | None) -> ExecutionStatus | None:
+    if value is None:
+        return None
+    try:
+        return ExecutionStatus(value)
+    except ValueError:
+        names = ", ".join(s.value for s in ExecutionStatus)
+        raise ValidationError(f"status must be one of {names}, got {value!r}") from None

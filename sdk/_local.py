@@ -56,14 +56,21 @@ class LazyHandler:
 class LocalSetup:
     """What :func:`build_local` made: the engine, the flows' ARNs and the review source."""
 
-    def __init__(self, engine: Any, workflows: Mapping[str, str], reviews: StoreReviewSource | None) -> None:
+    def __init__(
+        self, engine: Any, workflows: Mapping[str, str], reviews: StoreReviewSource | None
+    ) -> None:
         self.engine = engine
         self.workflows = dict(workflows)
         self.reviews = reviews
 
 
-def build_local(store: str | os.PathLike[str] | None, *, clock: Any = None, engine: Any = None,
-                file_roots: Sequence[str | os.PathLike[str]] = ()) -> LocalSetup:
+def build_local(
+    store: str | os.PathLike[str] | None,
+    *,
+    clock: Any = None,
+    engine: Any = None,
+    file_roots: Sequence[str | os.PathLike[str]] = (),
+) -> LocalSetup:
     """Build (or complete) an engine running kbflow's three flows with their local functions.
 
     Args:
@@ -84,14 +91,21 @@ def build_local(store: str | os.PathLike[str] | None, *, clock: Any = None, engi
         from kbflow.runtime.engine import Engine
 
         # Distributed Map ItemReader/ResultWriter read and write through the tasks' object store.
-        engine = Engine(clock=clock, object_store=adapters.objects if adapters is not None else None)
+        engine = Engine(
+            clock=clock, object_store=adapters.objects if adapters is not None else None
+        )
     for fn in catalog.FUNCTIONS:
-        engine.register_function(fn.function_name(), LazyHandler(fn.handler, adapters),
-                                 timeout_seconds=fn.timeout_s, memory_mb=fn.memory_mb)
+        engine.register_function(
+            fn.function_name(),
+            LazyHandler(fn.handler, adapters),
+            timeout_seconds=fn.timeout_s,
+            memory_mb=fn.memory_mb,
+        )
     subs = catalog.substitutions()
     workflows = {
-        flow: engine.create_state_machine(f"{catalog.DEFAULT_PREFIX}{flow}", definitions.asl(flow),
-                                          substitutions=subs)
+        flow: engine.create_state_machine(
+            f"{catalog.DEFAULT_PREFIX}{flow}", definitions.asl(flow), substitutions=subs
+        )
         for flow in definitions.FLOWS
     }
     reviews = StoreReviewSource(adapters.reviews, adapters.audit) if adapters is not None else None

@@ -14,6 +14,7 @@ from enum import StrEnum
 from typing import Any, Generic, Literal, TypeVar
 
 from kbflow._types import JSON
+from kbflow.errors import ExecutionAborted, ExecutionFailed, ExecutionTimedOut, ValidationError
 
 __all__ = [
     "TERMINAL_EVENT_TYPES",
@@ -99,6 +100,30 @@ class Execution:
     """How many times the execution has been redriven."""
     workflow: str | None = None
     """The kbflow workflow name (``"ingestion"``) when the registry knows the state machine."""
+
+    def result(self) -> JSON:
+        """The output of this ended execution, or the error its status means.
+
+        Returns:
+            The output of a SUCCEEDED execution.
+
+        Raises:
+            ExecutionFailed: FAILED (with ``error`` and ``cause``).
+            ExecutionTimedOut: TIMED_OUT.
+            ExecutionAborted: ABORTED.
+            ValidationError: the execution has not ended, so it has no result yet.
+        """
+        arn = self.arn
+        match self.status:
+            case ExecutionStatus.SUCCEEDED:
+                return self.output
+            case ExecutionStatus.FAILED:
+                raise ExecutionFailed(self.error, self.cause, execution_arn=arn)
+            case ExecutionStatus.TIMED_OUT:
+                raise ExecutionTimedOut(f"execution {arn} timed out", execution_arn=arn)
+            case ExecutionStatus.ABORTED:
+                raise ExecutionAborted(f"execution {arn} was aborted", execution_arn=arn)
+        raise ValidationError(f"execution {arn} is {self.status.value}: it has no result yet")
 
     @classmethod
     def from_aws(cls, data: Mapping[str, Any], *, workflow: str | None = None) -> Execution:

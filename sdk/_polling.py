@@ -9,10 +9,12 @@ execution keeps running. All waiting goes through injected ``monotonic``/``sleep
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 from kbflow._types import MonotonicFn, SleepFn
+from kbflow.errors import ConfigurationError
 
 __all__ = ["Polling", "TokenBucket"]
 
@@ -21,7 +23,7 @@ __all__ = ["Polling", "TokenBucket"]
 class Polling:
     """How :meth:`kbflow.Client.wait` and :meth:`kbflow.Client.events` pace their polls."""
 
-    initial: float = 0.05
+    initial: float = 0.1
     """The first pause between polls, in seconds."""
     maximum: float = 5.0
     """The longest pause between polls, in seconds."""
@@ -37,7 +39,7 @@ class Polling:
     """Client-side refill rate (calls per second) for GetExecutionHistory."""
 
     def delays(self) -> Iterator[float]:
-        """Yield the pauses between polls: ``initial``, growing by ``multiplier`` up to ``maximum``."""
+        """Yield the pauses: ``initial``, then times ``multiplier``, at most ``maximum``."""
         delay = self.initial
         while True:
             yield delay
@@ -54,27 +56,32 @@ class TokenBucket:
         sleep: how to wait for a token.
     """
 
-    def __init__(self, capacity: int, rate: float, *, monotonic: MonotonicFn, sleep: SleepFn) -> None:
+    def __init__(
+        self, capacity: int, rate: float, *, monotonic: MonotonicFn, sleep: SleepFn
+    ) -> None:
         if capacity < 1 or rate <= 0:
-            raise ValueError("a token bucket needs capacity >= 1 and rate > 0")
+            raise ConfigurationError(
+                f"a token bucket needs capacity >= 1 and rate > 0, got {capacity}, {rate}"
+            )
         self.capacity = capacity
         self.rate = rate
         self._monotonic = monotonic
         self._sleep = sleep
         self._tokens = float(capacity)
         self._stamp = monotonic()
-
-    def _refill(self) -> None:
-        now = self._monotonic()
-        self._tokens = min(self.capacity, self._tokens + (now - self._stamp) * self.rate)
-        self._stamp = now
+        self._lock = threading.Lock()
 
     def acquire(self) -> None:
-        """Take one token, sleeping until one is available."""
-        self._refill()
-        if self._tokens < 1:
-            self._sleep((1 - self._tokens) / self.rate)
-            self._refill()
-            # A fake sleeper may not move the clock; never go into debt by more than one token.
-            self._tokens = max(self._tokens, 1.0)
-        self._tokens -= 1
+        """Take one token, sleeping until it is available.
+
+        Thread-safe: each caller reserves its token under the lock (the balance may go
+        negative) and then sleeps, outside the lock, until the refill has paid for it.
+        """
+        with self._lock:
+            now = self._monotonic()
+            self._tokens = min(self.capacity, self._tokens + (now - self._stamp) * self.rate)
+            self._stamp = now
+            self._tokens -= 1
+            debt = -self._tokens
+        if debt > 0:
+            self._sleep(debt / self.rate)

@@ -101,7 +101,8 @@ class Registry:
         if found is None:
             raise ConfigurationError(
                 f"no state machine ARN for workflow {workflow!r}: pass registry="
-                f"{{{workflow!r}: ARN}}, set {env_var(workflow)}, or deploy outputs"
+                f"{{{workflow!r}: ARN}}, set {env_var(workflow)}, or run `kbflow deploy apply` "
+                "so Client.aws() finds the stack's registry"
             )
         return found
 
@@ -138,3 +139,26 @@ def as_registry(value: Registry | Mapping[str, str] | None) -> Registry:
     if isinstance(value, Registry):
         return value
     return Registry(value)
+
+
+def deployed_registry(stack: str | None) -> tuple[Registry | None, str | None]:
+    """The registry and Region of a stack deployed with ``kbflow deploy apply``.
+
+    Args:
+        stack: the stack name; ``None`` takes ``$KBFLOW_REGISTRY`` or the only stack file.
+
+    Returns:
+        ``(registry, region)``, or ``(None, None)`` when no stack was named and none is found.
+
+    Raises:
+        ConfigurationError: the named stack's registry cannot be read.
+    """
+    from kbflow.deploy import registry as deployed
+
+    try:
+        found = deployed.load(stack)
+    except ConfigurationError:
+        if stack is not None:
+            raise
+        return None, None
+    return Registry(dict(found.workflows), outputs=dict(found.outputs)), found.region

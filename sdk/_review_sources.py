@@ -41,11 +41,11 @@ class StoreReviewSource:
         )
 
     def record_decision(self, review: Review, decision: Mapping[str, JSON]) -> None:
-        """Mark the request decided and audit the submission.
+        """Mark the request decided and audit the decision (as the decision endpoint does).
 
-        The human-review flow itself audits the decision it applies (``WriteAudit``); this
-        record, action ``submit``, says who sent which decision through the SDK and when, so
-        a decision whose execution later failed is still accounted for.
+        The audit record's action is the decision and its actor the reviewer, with
+        ``details.via = "kbflow.Client"``; the human-review flow then audits the decision it
+        applies (``WriteAudit``) as well.
         """
         current = self.store.get(review.review_id)
         if current is not None and current.status in WAITING:  # the flow may have closed it already
@@ -58,11 +58,15 @@ class StoreReviewSource:
         self.audit.append(
             AuditRecord(
                 subject=str(item.get("id", review.review_id)),
-                action="submit",
+                action=str(decision["decision"]),
                 actor=str(decision["reviewer"]),
                 reason=str(decision.get("comment") or ""),
                 execution_arn=review.execution_arn,
-                details={"review_id": review.review_id, "decision": dict(decision)},
+                details={
+                    "review_id": review.review_id,
+                    "via": "kbflow.Client",
+                    "decision": dict(decision),
+                },
             )
         )
 
@@ -84,7 +88,6 @@ def review_source_from_outputs(
     if not table:
         return None
     import boto3  # type: ignore[import-untyped,unused-ignore]
-
     from kbflow.tasks.adapters.dynamo import DynamoAudit, DynamoReviewStore
 
     ddb = (session or boto3.session.Session()).resource("dynamodb", region_name=region)

@@ -39,7 +39,11 @@ class ReviewSource(Protocol):
 def _time(value: Any) -> datetime | None:
     if value is None or value == "":
         return None
-    parsed = value if isinstance(value, datetime) else datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    parsed = (
+        value
+        if isinstance(value, datetime)
+        else datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    )
     return utc(parsed)
 
 
@@ -68,28 +72,50 @@ def review_from_record(record: Mapping[str, Any]) -> Review:
     )
 
 
+MAX_COMMENT = 2000
+"""The longest comment the review decision endpoint accepts; the SDK applies the same rule."""
+
+
 def build_decision(
     decision: str,
     reviewer: str,
     comment: str | None,
     edits: Mapping[str, JSON] | None,
 ) -> dict[str, JSON]:
-    """The task result a reviewer's decision sends: ``{"decision","reviewer","comment"?,"edits"?}``."""
+    """The task result a decision sends: ``{"decision", "reviewer", "comment"?, "edits"?}``.
+
+    Raises:
+        ValidationError: the decision breaks the human-review contract (``pointer`` says where).
+    """
     if decision not in DECISIONS:
-        raise ValidationError(f"decision must be one of {', '.join(DECISIONS)}, got {decision!r}",
-                              pointer="/decision")
+        raise ValidationError(
+            f"decision must be one of {', '.join(DECISIONS)}, got {decision!r}", pointer="/decision"
+        )
     if not reviewer.strip():
         raise ValidationError("a decision needs a reviewer", pointer="/reviewer")
-    if decision == "edit" and not edits:
-        raise ValidationError("an 'edit' decision needs edits, e.g. {'text': ...}", pointer="/edits")
-    if decision != "edit" and edits:
-        raise ValidationError(f"edits are only allowed with 'edit', not {decision!r}", pointer="/edits")
+    if comment is not None and len(comment) > MAX_COMMENT:
+        raise ValidationError(f"comment is over {MAX_COMMENT} characters", pointer="/comment")
+    _check_edits(decision, edits)
     out: dict[str, JSON] = {"decision": decision, "reviewer": reviewer}
     if comment is not None:
         out["comment"] = comment
     if edits is not None:
         out["edits"] = dict(edits)
     return out
+
+
+def _check_edits(decision: str, edits: Mapping[str, JSON] | None) -> None:
+    if decision != "edit":
+        if edits is not None:
+            raise ValidationError(
+                f"edits are only allowed with 'edit', not {decision!r}", pointer="/edits"
+            )
+        return
+    text = edits.get("text") if edits is not None else None
+    if not isinstance(text, str) or not text:
+        raise ValidationError(
+            "an 'edit' decision needs edits.text, a non-empty string", pointer="/edits/text"
+        )
 
 
 class Reviews:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable, Mapping
-from functools import lru_cache
+from functools import cache
 from typing import Any, Final
 
 from kbflow._types import JSON
@@ -30,7 +30,7 @@ def json_pointer(path: Iterable[str | int]) -> str:
     return "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in path)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _schema(flow: str) -> Mapping[str, Any] | None:
     from kbflow import definitions
 
@@ -61,9 +61,22 @@ def validate_input(flow: str, value: JSON) -> None:
     validator = cls(schema, format_checker=cls.FORMAT_CHECKER)
     error = best_match(validator.iter_errors(value))
     if error is not None:
-        raise ValidationError(
-            error.message, pointer=json_pointer(error.absolute_path), schema=f"{flow}.input"
-        )
+        path = [*error.absolute_path, *_offending_key(error)]
+        raise ValidationError(error.message, pointer=json_pointer(path), schema=f"{flow}.input")
+
+
+def _offending_key(error: Any) -> list[str]:
+    """For a missing or unexpected property, the property itself (its parent is the path)."""
+    instance, schema = error.instance, error.schema
+    if not isinstance(instance, Mapping):
+        return []
+    if error.validator == "required":
+        missing = [k for k in error.validator_value if k not in instance]
+        return missing[:1]
+    if error.validator == "additionalProperties" and "patternProperties" not in schema:
+        extra = sorted(k for k in instance if k not in schema.get("properties", {}))
+        return extra[:1]
+    return []
 
 
 def encode_json(value: JSON, *, what: str = "input") -> str:
@@ -104,4 +117,6 @@ def validate_name(name: str) -> None:
         raise ValidationError(f"execution name must be 1-80 characters, got {len(name)}")
     bad = _BAD_NAME.search(name)
     if bad:
-        raise ValidationError(f"execution name {name!r} contains forbidden character {bad.group()!r}")
+        raise ValidationError(
+            f"execution name {name!r} contains forbidden character {bad.group()!r}"
+        )

@@ -30,6 +30,7 @@ from typing import Any, Final, Literal
 from kbflow.errors import ConfigurationError
 
 __all__ = [
+    "AWS_ENVIRONMENT",
     "DEFAULT_PREFIX",
     "FUNCTIONS",
     "LOCAL_ACCOUNT",
@@ -73,7 +74,8 @@ class ResourceKind(StrEnum):
     NOTIFY_TOPIC = "notify_topic"
     """SNS topic for reviewer notifications."""
     SEARCH_INDEX = "search_index"
-    """The OpenSearch domain or Kendra index."""
+    """The OpenSearch domain (``es:``), Serverless collection (``aoss:``) or Kendra index; the
+    stack grants the actions of the service it deploys."""
     EMBEDDING_MODEL = "embedding_model"
     """The Bedrock foundation model used for embeddings."""
     TEXTRACT = "textract"
@@ -141,7 +143,8 @@ class Table:
     partition_key: str
     sort_key: str | None = None
     indexes: tuple[tuple[str, str, str | None], ...] = ()
-    """Global secondary indexes: ``(index name, partition key, sort key)``; all keys are strings."""
+    """Global secondary indexes: ``(index name, partition key, sort key)``; all keys are strings
+    (``dynamodb:Query`` on them needs the ``<table arn>/index/*`` resource too)."""
     env: str = ""
     """Environment variable holding the table name for the Lambda functions."""
 
@@ -166,6 +169,16 @@ TABLES: Final[tuple[Table, ...]] = (
 )
 """DynamoDB tables (one per store); see ``kbflow.tasks.adapters.dynamo``."""
 
+AWS_ENVIRONMENT: Final[Mapping[str, ResourceKind]] = {
+    "KBFLOW_WORK_BUCKET": ResourceKind.WORK_BUCKET,
+    "KBFLOW_QUARANTINE_BUCKET": ResourceKind.QUARANTINE_BUCKET,
+    **{table.env: table.kind for table in TABLES},
+    "KBFLOW_NOTIFY_TOPIC_ARN": ResourceKind.NOTIFY_TOPIC,
+}
+"""Environment of every function on AWS: variable → the resource whose name (bucket, table) or
+ARN (topic) it holds. Also set ``KBFLOW_ADAPTERS=aws`` and ``KBFLOW_INDEX=opensearch|kendra``
+(see :func:`kbflow.tasks.adapters.config.aws_adapters`)."""
+
 STATE_MACHINES: Final[Mapping[str, str]] = {"HumanReviewStateMachineArn": "human-review"}
 """State-machine placeholders and the flow (definition file stem) each names."""
 
@@ -187,13 +200,15 @@ _INDEX_RW = Permission(
         "es:ESHttpPost",
         "es:ESHttpPut",
         "es:ESHttpDelete",
+        "aoss:APIAccessAll",
         "kendra:BatchPutDocument",
         "kendra:BatchDeleteDocument",
     ),
     ResourceKind.SEARCH_INDEX,
 )
 _INDEX_DELETE = Permission(
-    ("es:ESHttpPost", "es:ESHttpDelete", "kendra:BatchDeleteDocument"), ResourceKind.SEARCH_INDEX
+    ("es:ESHttpPost", "es:ESHttpDelete", "aoss:APIAccessAll", "kendra:BatchDeleteDocument"),
+    ResourceKind.SEARCH_INDEX,
 )
 _BEDROCK = Permission(("bedrock:InvokeModel",), ResourceKind.EMBEDDING_MODEL)
 _MANIFEST_R = Permission(("dynamodb:GetItem", "dynamodb:Query"), ResourceKind.MANIFEST_TABLE)

@@ -27,6 +27,7 @@ __all__ = [
     "QueryLanguage",
     "Retry",
     "canonical",
+    "exclusive",
     "fields_of",
 ]
 
@@ -182,6 +183,25 @@ def fields_of(
     if query_language is not None:
         present["query_language"] = query_language
     return present
+
+
+def exclusive(state_id: str, *pairs: tuple[str, Json, str, Json]) -> None:
+    """Raise if both fields of any ``(name, value, other_name, other_value)`` pair are given.
+
+    Args:
+        state_id: The state's name, used in error pointers.
+        *pairs: Field names and values that must not both be present.
+
+    Raises:
+        DefinitionError: One problem per offending pair, located at the second field.
+    """
+    problems = [
+        Problem(f"/States/{state_id}/{b}", f"{a} and {b} are mutually exclusive")
+        for a, x, b, y in pairs
+        if x is not None and y is not None
+    ]
+    if problems:
+        raise DefinitionError(problems)
 
 
 class Retry(sdk.Retry):  # type: ignore[misc]

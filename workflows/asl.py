@@ -12,7 +12,17 @@ takes *keyword-only, typed* arguments named after the ASL keys in snake_case and
   stable and read top-down like the AWS console's definition view.
 
 Map and the Distributed Map configuration live in :mod:`kbflow.workflows.asl_map`; the whole
-machine is assembled by :func:`state_machine`.
+machine is assembled by :func:`state_machine`. Example::
+
+    failed = Fail("Failed", comment="...", error_path="$.error.Error", cause_path="$.error.Cause")
+    call = Task("Call", comment="...", resource="arn:aws:states:::lambda:invoke",
+                parameters={"FunctionName": "${FnFunctionArn}", "Payload.$": "$"},
+                result_selector={"doc.$": "$.Payload"}, result_path="$.result",
+                retry=[Retry(error_equals=["Lambda.TooManyRequestsException"],
+                             max_delay_seconds=60, jitter_strategy="FULL")],
+                catch=[Catch(error_equals=["States.ALL"], next_step=failed, result_path="$.error")])
+    call.next(Succeed("Done", comment="..."))
+    asl = state_machine(call, comment="...")       # a dict, keys in canonical order
 """
 
 from __future__ import annotations
@@ -35,6 +45,7 @@ from kbflow.workflows._asl_base import (
     _opt,
     _Typed,
     canonical,
+    exclusive,
     fields_of,
 )
 from stepfunctions.steps import states as sdk
@@ -107,6 +118,11 @@ class Task(_Typed, sdk.Task):  # type: ignore[misc]
         retry: Sequence[Retry] = (),
         catch: Sequence[Catch] = (),
     ) -> None:
+        exclusive(
+            state_id,
+            ("TimeoutSeconds", timeout_seconds, "TimeoutSecondsPath", timeout_seconds_path),
+            ("HeartbeatSeconds", heartbeat_seconds, "HeartbeatSecondsPath", heartbeat_seconds_path),
+        )
         sdk.State.__init__(
             self,
             state_id,
@@ -321,16 +337,11 @@ class Fail(_Typed, sdk.Fail):  # type: ignore[misc]
         cause_path: str | None = None,
         query_language: QueryLanguage | None = None,
     ) -> None:
-        problems = [
-            Problem(f"/States/{state_id}/{a}", f"{a} and {b} are mutually exclusive")
-            for a, b, x, y in (
-                ("Error", "ErrorPath", error, error_path),
-                ("Cause", "CausePath", cause, cause_path),
-            )
-            if x is not None and y is not None
-        ]
-        if problems:
-            raise DefinitionError(problems)
+        exclusive(
+            state_id,
+            ("Error", error, "ErrorPath", error_path),
+            ("Cause", cause, "CausePath", cause_path),
+        )
         sdk.State.__init__(
             self,
             state_id,

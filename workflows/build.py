@@ -3,8 +3,9 @@
 ``kbflow build`` and CI use this module. Output is deterministic: ``json.dumps(indent=2)``
 plus a trailing newline, keys in a fixed order, so a rebuild is byte-identical and
 ``kbflow build --check`` can compare the committed files with a fresh build. Every definition
-is validated (JSON Schema for ASL, statelint, kbflow's semantic checks) before anything is
-written; an invalid flow raises :class:`~kbflow.errors.DefinitionError` and nothing is written.
+is validated (JSON Schema for ASL, statelint, kbflow's semantic checks), and every input schema
+is checked against the JSON Schema meta-schema, before anything is written; an invalid flow
+raises :class:`~kbflow.errors.DefinitionError` and nothing is written.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
+import jsonschema
 from kbflow.errors import ConfigurationError, DefinitionError, Problem
 from kbflow.runtime.asl.validate import validate
 from kbflow.workflows import human_review, ingestion, reindex
@@ -73,10 +75,21 @@ def artifacts() -> dict[str, str]:
             Problem(f"{asl_name}#{p.pointer}", p.message, p.source) for p in validate(definition)
         ]
         out[asl_name] = render(definition)
-        out[f"schemas/{flow.name}.input.json"] = render(dict(flow.input_schema))
+        schema_name = f"schemas/{flow.name}.input.json"
+        problems += _schema_problems(schema_name, flow.input_schema)
+        out[schema_name] = render(dict(flow.input_schema))
     if problems:
         raise DefinitionError(problems, file="kbflow build")
     return out
+
+
+def _schema_problems(name: str, schema: Mapping[str, Any]) -> list[Problem]:
+    try:
+        jsonschema.Draft202012Validator.check_schema(schema)
+    except jsonschema.SchemaError as exc:
+        pointer = "".join(f"/{part}" for part in exc.absolute_path)
+        return [Problem(f"{name}#{pointer}", f"not a valid JSON Schema: {exc.message}", "schema")]
+    return []
 
 
 def default_out_dir() -> Path:

@@ -48,6 +48,8 @@ from kbflow.workflows.asl import (
     Task,
     state_machine,
 )
+from stepfunctions.steps import states as sdk
+from stepfunctions.steps.choice_rule import BaseRule
 
 __all__ = ["DEFAULT_DEADLINE_SECONDS", "DEFAULT_HEARTBEAT_SECONDS", "INPUT_SCHEMA", "build"]
 
@@ -223,7 +225,16 @@ def _apply(state_id: str, *, action: str, comment: str, then: Task, failed: Fail
     return task
 
 
-def _route_decision(failed: Fail) -> Choice:
+_APPLY: Final = (
+    ("approve", "Apply Approval", "Release the item (e.g. publish to the index)"),
+    ("reject", "Apply Rejection", "Withdraw the item (e.g. remove from the index, quarantine)"),
+    ("edit", "Apply Edits", "Apply the reviewer's edits, then release the item"),
+)
+"""(decision, state name, comment) for every valid decision."""
+
+
+def _decision_audit() -> Task:
+    """Audit Decision -> Review Complete (the flow's output)."""
     complete = Succeed(
         "Review Complete",
         query_language="JSONata",
@@ -240,78 +251,51 @@ def _route_decision(failed: Fail) -> Choice:
         why="$exists($states.input.decision.comment) ? $states.input.decision.comment : ''",
     )
     audit.next(complete)
-    invalid = Fail(
-        "Invalid Decision",
-        query_language="JSONata",
-        comment="The decision sent with the task token is not approve, reject or edit",
-        error="Kbflow.InvalidDecision",
-        cause="{% 'unknown decision: ' & $string($states.input.decision.decision) %}",
-    )
-    audit_invalid = _audit(
+    return audit
+
+
+def _invalid_decision() -> Task:
+    """Audit Invalid Decision -> Invalid Decision (fails with Kbflow.InvalidDecision)."""
+    unknown = "'unknown decision: ' & $string($states.input.decision.decision)"
+    audit = _audit(
         "Audit Invalid Decision",
         comment="Record the unusable decision before failing, so the trail has every answer",
         action="'invalid'",
         actor="$states.input.decision.reviewer",
-        why="'unknown decision: ' & $string($states.input.decision.decision)",
+        why=unknown,
     )
-    audit_invalid.next(invalid)
+    audit.next(
+        Fail(
+            "Invalid Decision",
+            query_language="JSONata",
+            comment="The decision sent with the task token is not approve, reject or edit",
+            error="Kbflow.InvalidDecision",
+            cause=f"{{% {unknown} %}}",
+        )
+    )
+    return audit
 
-    def is_(value: str) -> Condition:
-        return Condition(f"{{% $states.input.decision.decision = '{value}' %}}")
 
+def _route_decision(failed: Fail) -> Choice:
+    audit = _decision_audit()
+    choices: list[tuple[BaseRule, sdk.State]] = [
+        (
+            Condition(f"{{% $states.input.decision.decision = '{value}' %}}"),
+            _apply(name, action=value, then=audit, failed=failed, comment=comment),
+        )
+        for value, name, comment in _APPLY
+    ]
     return Choice(
         "Route Decision",
         query_language="JSONata",
         comment="Approve, reject or edit the item",
-        choices=[
-            (
-                is_("approve"),
-                _apply(
-                    "Apply Approval",
-                    action="approve",
-                    then=audit,
-                    failed=failed,
-                    comment="Release the item (e.g. publish to the index)",
-                ),
-            ),
-            (
-                is_("reject"),
-                _apply(
-                    "Apply Rejection",
-                    action="reject",
-                    then=audit,
-                    failed=failed,
-                    comment="Withdraw the item (e.g. remove from the index, quarantine)",
-                ),
-            ),
-            (
-                is_("edit"),
-                _apply(
-                    "Apply Edits",
-                    action="edit",
-                    then=audit,
-                    failed=failed,
-                    comment="Apply the reviewer's edits, then release the item",
-                ),
-            ),
-        ],
-        default=audit_invalid,
+        choices=choices,
+        default=_invalid_decision(),
     )
 
 
-def build() -> dict[str, Any]:
-    """Compile the human-review flow.
-
-    Returns:
-        The ASL definition as a dict.
-    """
-    failed = Fail(
-        "Review Failed",
-        comment="A review task or the decision could not be applied",
-        error_path="$.error.Error",
-        cause_path="$.error.Cause",
-    )
-    route = _route_decision(failed)
+def _timeouts(route: Choice, failed: Fail) -> Task:
+    """Audit Review Timeout -> Escalate Review -> (timeout) -> ... -> Apply Policy Default."""
     policy = Pass(
         "Apply Policy Default",
         query_language="JSONata",
@@ -349,13 +333,29 @@ def build() -> dict[str, Any]:
         next_level="escalation",
     )
     first_timeout.next(escalate)
+    return first_timeout
+
+
+def build() -> dict[str, Any]:
+    """Compile the human-review flow.
+
+    Returns:
+        The ASL definition as a dict.
+    """
+    failed = Fail(
+        "Review Failed",
+        comment="A review task or the decision could not be applied",
+        error_path="$.error.Error",
+        cause_path="$.error.Cause",
+    )
+    route = _route_decision(failed)
     request = _wait_for_review(
         "Request Human Review",
         function="RequestReview",
         level="primary",
         comment="Store the review request and its task token, notify reviewers, await a decision",
         deadline_path="$.deadline_seconds",
-        on_timeout=first_timeout,
+        on_timeout=_timeouts(route, failed),
         failed=failed,
     )
     request.next(route)
@@ -367,22 +367,23 @@ def build() -> dict[str, Any]:
         assign={"level": "primary"},
     )
     prepare.next(request)
+    invalid = Fail(
+        "Invalid Review Request",
+        query_language="JSONata",
+        comment="The input does not match schemas/human-review.input.json",
+        error="Kbflow.InvalidInput",
+        cause="item.id and reason are required strings; deadline_seconds, "
+        "heartbeat_seconds and escalation_deadline_seconds are positive integers",
+    )
     validate = Choice(
         "Validate Review Request",
         query_language="JSONata",
         comment="item.id and reason are required; durations must be positive integers",
         choices=[(Condition(_VALID), prepare)],
-        default=Fail(
-            "Invalid Review Request",
-            query_language="JSONata",
-            comment="The input does not match schemas/human-review.input.json",
-            error="Kbflow.InvalidInput",
-            cause="item.id and reason are required strings; deadline_seconds, "
-            "heartbeat_seconds and escalation_deadline_seconds are positive integers",
-        ),
+        default=invalid,
     )
     return state_machine(
         validate,
-        comment="kbflow human review: approve, reject or edit one item, "
-        "with deadlines, escalation and an audit trail",
+        comment="kbflow human review: approve, reject or edit one "
+        "item, with deadlines, escalation and an audit trail",
     )

@@ -124,7 +124,10 @@ def _page_chain(
     """
     to_error = catch_all(catch_to)
     step = payload_step(to_error)
-    transform = chain([step((name.format(scope), *rest)) for name, *rest in _PAGE_STEPS], done)
+    specs = [
+        (name.format(scope), fn, timeout, comment) for name, fn, timeout, comment in _PAGE_STEPS
+    ]
+    transform = chain([step(spec) for spec in specs], done)
     changed = Choice(
         f"{scope} Changed?",
         comment="Same fingerprint as in the manifest: nothing to do",
@@ -185,22 +188,35 @@ _FAILED_EXTRA = (
 )
 
 
-def _full_mode(failed: Fail) -> Task:
-    """Crawl -> diff -> upsert map -> delete map -> summary."""
+def _upsert_map(failed: Fail) -> Map:
+    """One EXPRESS child per new or changed page: the page chain, ending in a small result."""
     page_failed = _page_result(
         "Site Page Failed", "failed", "Per-page result of a page that failed", _FAILED_EXTRA
     )
-    upsert_child = _page_chain(
+    child = _page_chain(
         "Site Page",
         catch_to=page_failed,
+        payload="$",
         done=_page_result("Site Page Reindexed", "indexed", "Per-page result: re-indexed"),
         unchanged=_page_result("Site Page Unchanged", "unchanged", "Per-page result: unchanged"),
-        payload="$",
     )
+    return _changes_map(
+        "Upsert Changed Pages",
+        items_path="$.diff.upserts",
+        result_path="$.upserted",
+        item_selector={"url.$": "$$.Map.Item.Value.url", "run_id.$": "$.crawl.run_id"},
+        comment="Re-index every new or changed page, one child execution per page",
+        processor=child,
+        failed=failed,
+    )
+
+
+def _delete_map(failed: Fail) -> Map:
+    """One EXPRESS child per vanished page: delete from the index, then a small result."""
     delete_failed = _page_result(
         "Vanished Page Failed", "failed", "Per-page result of a deletion that failed", _FAILED_EXTRA
     )
-    delete_child = lambda_task(
+    child = lambda_task(
         "Delete Vanished Page",
         function="DeleteFromIndex",
         timeout_seconds=120,
@@ -208,30 +224,25 @@ def _full_mode(failed: Fail) -> Task:
         output_path="$.Payload",
         catch=catch_all(delete_failed),
     )
-    delete_child.next(_page_result("Vanished Page Deleted", "deleted", "Per-page result: deleted"))
-    complete = Succeed("Reindex Complete", comment="Output: counts by action and status")
-    summarise = lambda_task(
-        "Summarise Reindex",
-        function="SummariseReindex",
-        timeout_seconds=60,
-        comment="Count upserted, unchanged, deleted and failed pages from the map results",
-        payload={
-            "run_id.$": "$.crawl.run_id",
-            "site.$": "$.crawl.site",
-            "upserted.$": "$.upserted",
-            "deleted.$": "$.deleted",
-            "execution_arn.$": "$$.Execution.Id",
-        },
-        output_path="$.Payload",
-        catch=catch_all(failed),
+    child.next(_page_result("Vanished Page Deleted", "deleted", "Per-page result: deleted"))
+    return _changes_map(
+        "Delete Vanished Pages",
+        items_path="$.diff.deletes",
+        result_path="$.deleted",
+        item_selector={"doc_id.$": "$$.Map.Item.Value.doc_id", "key.$": "$$.Map.Item.Value.key"},
+        comment="Remove every vanished page from the index",
+        processor=child,
+        failed=failed,
     )
-    summarise.next(complete)
+
+
+def _crawl_and_diff(failed: Fail) -> tuple[Task, Task]:
     crawl = lambda_task(
         "Crawl Site",
         function="CrawlSite",
         timeout_seconds=900,
-        comment="List every page of the site; the URL list is written to the work store",
         payload="$",
+        comment="List every page of the site; the URL list is written to the work store",
         result_selector={
             "site.$": "$.Payload.site",
             "run_id.$": "$.Payload.run_id",
@@ -262,36 +273,62 @@ def _full_mode(failed: Fail) -> Task:
         result_path="$.diff",
         catch=catch_all(failed),
     )
-    (
-        crawl.next(diff)
-        .next(
-            _changes_map(
-                "Upsert Changed Pages",
-                items_path="$.diff.upserts",
-                result_path="$.upserted",
-                item_selector={"url.$": "$$.Map.Item.Value.url", "run_id.$": "$.crawl.run_id"},
-                comment="Re-index every new or changed page, one child execution per page",
-                processor=upsert_child,
-                failed=failed,
-            )
-        )
-        .next(
-            _changes_map(
-                "Delete Vanished Pages",
-                items_path="$.diff.deletes",
-                result_path="$.deleted",
-                item_selector={
-                    "doc_id.$": "$$.Map.Item.Value.doc_id",
-                    "key.$": "$$.Map.Item.Value.key",
-                },
-                comment="Remove every vanished page from the index",
-                processor=delete_child,
-                failed=failed,
-            )
-        )
-        .next(summarise)
+    crawl.next(diff)
+    return crawl, diff
+
+
+def _full_mode(failed: Fail) -> Task:
+    """Crawl -> diff -> upsert map -> delete map -> summary."""
+    summarise = lambda_task(
+        "Summarise Reindex",
+        function="SummariseReindex",
+        timeout_seconds=60,
+        comment="Count upserted, unchanged, deleted and failed pages from the map results",
+        payload={
+            "run_id.$": "$.crawl.run_id",
+            "site.$": "$.crawl.site",
+            "upserted.$": "$.upserted",
+            "deleted.$": "$.deleted",
+            "execution_arn.$": "$$.Execution.Id",
+        },
+        output_path="$.Payload",
+        catch=catch_all(failed),
     )
+    summarise.next(Succeed("Reindex Complete", comment="Output: counts by action and status"))
+    crawl, diff = _crawl_and_diff(failed)
+    diff.next(_upsert_map(failed)).next(_delete_map(failed)).next(summarise)
     return crawl
+
+
+def _event_mode(failed: Fail) -> tuple[Task, Task]:
+    """(upsert chain, delete task) for one page event; any failure fails the run."""
+    payload = {
+        "url.$": "$.detail.page",
+        "run_id.$": "$$.Execution.Name",
+        "execution_arn.$": "$$.Execution.Id",
+    }
+    upsert = _page_chain(
+        "Page",
+        catch_to=failed,
+        payload=payload,
+        done=Succeed("Page Reindexed", comment="The page's chunks are current in the index"),
+        unchanged=Succeed("Page Unchanged", comment="Same content as already indexed"),
+    )
+    delete = lambda_task(
+        "Delete Page From Index",
+        function="DeleteFromIndex",
+        timeout_seconds=120,
+        comment="Remove the page's chunks from the index and mark it deleted in the manifest",
+        payload=payload,
+        output_path="$.Payload",
+        catch=catch_all(failed),
+    )
+    delete.next(Succeed("Page Deleted", comment="The page is no longer in the index"))
+    return upsert, delete
+
+
+_IS_FULL: Final = "{% $states.input.mode = 'full' and $type($states.input.site) = 'string' %}"
+_ACTION: Final = "$exists($states.input.detail.page) and $states.input.detail.action"
 
 
 def build() -> dict[str, Any]:
@@ -306,50 +343,24 @@ def build() -> dict[str, Any]:
         error_path="$.error.Error",
         cause_path="$.error.Cause",
     )
-    event_payload = {
-        "url.$": "$.detail.page",
-        "run_id.$": "$$.Execution.Name",
-        "execution_arn.$": "$$.Execution.Id",
-    }
-    upsert = _page_chain(
-        "Page",
-        catch_to=failed,
-        payload=event_payload,
-        done=Succeed("Page Reindexed", comment="The page's chunks are current in the index"),
-        unchanged=Succeed("Page Unchanged", comment="Same content as already indexed"),
+    upsert, delete = _event_mode(failed)
+    invalid = Fail(
+        "Invalid Reindex Request",
+        comment="Neither a page event nor a full request",
+        error="Kbflow.InvalidInput",
+        cause="expected {detail: {page, action: created|updated|deleted}} "
+        "or {mode: full, site: URL}",
     )
-    delete = lambda_task(
-        "Delete Page From Index",
-        function="DeleteFromIndex",
-        timeout_seconds=120,
-        comment="Remove the page's chunks from the index and mark it deleted in the manifest",
-        payload=event_payload,
-        output_path="$.Payload",
-        catch=catch_all(failed),
-    )
-    delete.next(Succeed("Page Deleted", comment="The page is no longer in the index"))
-    event = "$exists($states.input.detail.page) and $states.input.detail.action"
     route = Choice(
         "Route Reindex Request",
         query_language="JSONata",
         comment="Full re-index, or one page event: created/updated upsert, deleted removes",
         choices=[
-            (
-                Condition(
-                    "{% $states.input.mode = 'full' and $type($states.input.site) = 'string' %}"
-                ),
-                _full_mode(failed),
-            ),
-            (Condition(f"{{% {event} = 'deleted' %}}"), delete),
-            (Condition(f"{{% {event} in ['created', 'updated'] %}}"), upsert),
+            (Condition(_IS_FULL), _full_mode(failed)),
+            (Condition(f"{{% {_ACTION} = 'deleted' %}}"), delete),
+            (Condition(f"{{% {_ACTION} in ['created', 'updated'] %}}"), upsert),
         ],
-        default=Fail(
-            "Invalid Reindex Request",
-            comment="Neither a page event nor a full request",
-            error="Kbflow.InvalidInput",
-            cause="expected {detail: {page, action: created|updated|deleted}} "
-            "or {mode: full, site: URL}",
-        ),
+        default=invalid,
     )
     return state_machine(
         route,

@@ -19,6 +19,9 @@ names present, as Jayway does), filters ``[?(@.x > 1 && @.y == 'a' || !@.z)]`` w
 literals and ``@``/``$`` sub-paths (see :mod:`.jsonpath_filter`), and deep scan ``..name``/
 ``..*``/``..[0]``. The context object is ``$$``, a workflow variable ``$name`` (``$name.f``).
 
+The compiled steps and their evaluation (incl. Jayway's deep-scan walk) live in
+:mod:`.jsonpath_steps`, filter predicates in :mod:`.jsonpath_filter`.
+
 Quirks kept from AWS: indefinite paths skip elements lacking the next key (``$.a[*].b`` over
 ``[{"b": 1}, {}]`` is ``[1]``) and never raise; a definite path raises :class:`PathNotFound`
 when any step is missing, indexes a non-array or reads a field of a non-object.
@@ -33,13 +36,14 @@ from __future__ import annotations
 import functools
 import json
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final, TypeAlias
 
 from kbflow.errors import KbflowError
 
 from .jsonpath_filter import MISSING, FilterParser, Operand, reference_operand
+from .jsonpath_steps import Field, Filter, Index, Scan, Slice, Step, Union, Wildcard, select_all
 
 __all__ = [
     "JSON",
@@ -69,15 +73,14 @@ class PathSyntaxError(KbflowError):
 class PathNotFound(KbflowError):
     """A definite path does not resolve in the data it was applied to."""
 
-    def __init__(self, path: str, normalized: str) -> None:
+    def __init__(self, path: str, normalized: str, detail: str | None = None) -> None:
         self.path = path
         self.normalized = normalized
-        super().__init__(f"No results for path: {normalized}")
-
-    @property
-    def detail(self) -> str:
-        """Jayway's wording, as AWS embeds it in ``Invalid path '<p>' : <detail>`` causes."""
-        return f"No results for path: {self.normalized}"
+        self.detail = detail or f"No results for path: {normalized}"
+        """Jayway's wording, as AWS embeds it in ``Invalid path '<p>' : <detail>`` causes:
+        ``Missing property in path $['a']`` when an intermediate field is absent, otherwise
+        ``No results for path: $['a']['b']``."""
+        super().__init__(self.detail)
 
 
 class ResultPathError(KbflowError):
@@ -128,12 +131,12 @@ class JsonPath:
             if keys is not None:
                 return _get_keys(self, data, keys)
             return _get_definite_mixed(self, data)
-        return _select_all(data, self.steps, 0, data)
+        return select_all(data, self.steps, 0, data)
 
 
 def _get_keys(path: JsonPath, data: JSON, keys: tuple[str | int, ...]) -> JSON:
     """Fast path: a chain of ``Field``/``Index`` steps."""
-    for key in keys:
+    for i, key in enumerate(keys):
         if type(key) is str:
             if type(data) is not dict:
                 raise PathNotFound(path.text, path.normalized)
@@ -146,15 +149,24 @@ def _get_keys(path: JsonPath, data: JSON, keys: tuple[str | int, ...]) -> JSON:
             except IndexError:
                 raise PathNotFound(path.text, path.normalized) from None
         if value is _MISSING:
-            raise PathNotFound(path.text, path.normalized)
+            raise _not_found(path, i)
         data = value
     return data
+
+
+def _not_found(path: JsonPath, position: int) -> PathNotFound:
+    """Jayway reports a missing *intermediate* field as ``Missing property in path``."""
+    steps = path.steps
+    if position == len(steps) - 1:
+        return PathNotFound(path.text, path.normalized)
+    prefix = "$" + "".join(s.text() for s in steps[: position + 1])
+    return PathNotFound(path.text, path.normalized, f"Missing property in path {prefix}")
 
 
 def _get_definite_mixed(path: JsonPath, data: JSON) -> JSON:
     """A definite path ending in a leaf name union (Jayway merges it into an object)."""
     *head, last = path.steps
-    current = _select_all(data, tuple(head), 0, data) if head else [data]
+    current = select_all(data, tuple(head), 0, data) if head else [data]
     if not current or not isinstance(last, Union):
         raise PathNotFound(path.text, path.normalized)
     node = current[0]
@@ -246,7 +258,12 @@ def compile_path(text: str) -> JsonPath:
     return _build(text, root, steps)
 
 
-def _build(text: str, root: str, steps: tuple[Step, ...]) -> JsonPath:
+def _build(text: str, root: str, parsed: tuple[Step, ...]) -> JsonPath:
+    last = len(parsed) - 1
+    steps = tuple(
+        Scan(s.selector, leaf=False) if isinstance(s, Scan) and i < last else s
+        for i, s in enumerate(parsed)
+    )
     reference = all(isinstance(s, Field | Index) for s in steps)
     leaf_union = (
         bool(steps)
@@ -432,6 +449,6 @@ class _Parser:
 
         def evaluate(cur: JSON, root: JSON) -> JSON:
             """The matches of an indefinite sub-path for one candidate."""
-            return _select_all(cur if from_current else root, compiled, 0, root)
+            return select_all(cur if from_current else root, compiled, 0, root)
 
         return evaluate

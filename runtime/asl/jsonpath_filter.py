@@ -2,15 +2,17 @@
 
 :class:`FilterParser` turns the text after ``[?(`` into a closure ``(current, root) -> bool``.
 It drives the host path parser through :class:`HostParser` (the host parses ``@``/``$``
-sub-paths and returns their evaluators). Comparisons follow Jayway: values of different JSON
-kinds are unequal and unordered (``1`` is not ``'1'``), ordering works on numbers and strings
-only, and a missing ``@.x`` satisfies only ``!=``.
+sub-paths and returns their evaluators). Comparisons follow Jayway's value nodes: ordering
+works on two numbers or two strings only; equality is typed except between a number and a
+string (``@.n == '7'`` holds for ``7``: Jayway parses the string as a decimal); a missing
+``@.x`` satisfies only ``!=``.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Any, Final, Protocol, TypeAlias
 
 __all__ = ["MISSING", "FilterParser", "HostParser", "Operand", "Predicate", "reference_operand"]
@@ -231,15 +233,17 @@ def _kind(v: JSON) -> str:
 
 
 def _compare(op: str, a: JSON, b: JSON) -> bool:
-    """Jayway comparison: values of different kinds are unequal and unordered."""
+    """Jayway comparison: ordering needs two numbers or two strings; equality is typed,
+    except that a number and a string compare as Jayway's value nodes do (see ``_equal``).
+    A missing operand equals nothing (so ``!=`` holds)."""
     if a is MISSING or b is MISSING:
-        return op == "!=" and not (a is MISSING and b is MISSING)
-    same = _kind(a) == _kind(b)
+        return op == "!="
     if op == "==":
-        return same and a == b
+        return _equal(a, b)
     if op == "!=":
-        return not (same and a == b)
-    if not same or _kind(a) not in ("number", "str"):
+        return not _equal(a, b)
+    kind = _kind(a)
+    if kind != _kind(b) or kind not in ("number", "str"):
         return False
     if op == "<":
         return bool(a < b)
@@ -248,6 +252,20 @@ def _compare(op: str, a: JSON, b: JSON) -> bool:
     if op == ">":
         return bool(a > b)
     return bool(a >= b)
+
+
+def _equal(a: JSON, b: JSON) -> bool:
+    """Jayway ``ValueNode`` equality: a number on the left parses a string on the right as a
+    decimal; a string on the left compares with the number's text; other kinds must match."""
+    left, right = _kind(a), _kind(b)
+    if left == "number" and right == "str":
+        try:
+            return Decimal(b) == Decimal(repr(a))
+        except ArithmeticError:
+            return False
+    if left == "str" and right == "number":
+        return bool(a == (str(b) if isinstance(b, int) else repr(b)))
+    return left == right and bool(a == b)
 
 
 def reference_operand(keys: tuple[str | int, ...], from_current: bool) -> Operand:

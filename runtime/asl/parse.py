@@ -63,7 +63,7 @@ def parse(doc: Any) -> m.StateMachine:
     machine = parser.machine(doc, "", None, top=True)
     if parser.problems:
         raise DefinitionError(parser.problems)
-    assert machine is not None
+    assert isinstance(machine, m.StateMachine)
     return machine
 
 

@@ -48,6 +48,7 @@ __all__ = [
 ]
 
 _LOCATION: Final = re.compile(r"State Machine(?=[.\[\s]|$)")
+_FIELD: Final = re.compile(r'Field "([^"]+)" not allowed in ')
 
 
 @functools.cache
@@ -166,18 +167,35 @@ def _statelint_pointer(definition: Mapping[str, Any], message: str) -> str:
     """Translate statelint's ``State Machine.States.A.Retry[0]`` location to ``/States/A/Retry/0``.
 
     State names may contain dots and spaces, so the location is resolved against the document
-    (longest matching key first) instead of being split on dots.
+    (longest matching key first) instead of being split on dots. Some messages name a state as
+    ``State Machine.B`` (without ``States``); ``Field "X" not allowed in ...`` points at ``X``.
     """
     match = _LOCATION.search(message)
     if match is None:
         return ""
-    rest, node, pointer = message[match.end() :], definition, ""
-    while True:
-        step = _next_step(node, rest)
-        if step is None:
-            return pointer
+    rest = message[match.end() :]
+    pointer = _resolve(definition, rest) or _resolve(definition, ".States" + rest)
+    field = _FIELD.match(message)
+    if field and isinstance(_lookup(definition, pointer), Mapping):
+        pointer += f"/{escape(field.group(1))}"
+    return pointer
+
+
+def _resolve(definition: Mapping[str, Any], rest: str) -> str:
+    node: Any = definition
+    pointer = ""
+    while (step := _next_step(node, rest)) is not None:
         token, node, rest = step
         pointer += f"/{escape(token)}"
+    return pointer
+
+
+def _lookup(definition: Mapping[str, Any], pointer: str) -> Any:
+    node: Any = definition
+    for token in filter(None, pointer.split("/")):
+        key = token.replace("~1", "/").replace("~0", "~")
+        node = node[int(key)] if isinstance(node, list) else node[key]
+    return node
 
 
 def _next_step(node: Any, rest: str) -> tuple[str, Any, str] | None:

@@ -18,11 +18,14 @@ JSON pointer (RFC 6901) and ``source="kbflow"``. Checked:
   ``HeartbeatSeconds`` not below ``TimeoutSeconds``, Map with both or neither of ``Iterator``/
   ``ItemProcessor``, ``Parameters`` with ``ItemSelector``, Distributed Map fields in an inline
   Map, choice rules with no or several comparisons;
-- ``${...}`` placeholders (CloudFormation ``DefinitionSubstitutions``) are well formed.
+- ``${...}`` placeholders (CloudFormation ``DefinitionSubstitutions``) are well formed;
+- every ``{% ... %}`` expression of a JSONata state parses (AWS checks JSONata syntax when a
+  state machine is created; parsed with ``jsonata-python``).
 """
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -76,6 +79,7 @@ _COMBINATORS: Final = ("And", "Or", "Not")
 _RULE_META: Final = frozenset(
     {"Next", "Comment", "Assign", "Output", "Variable", "Condition", *_COMBINATORS}
 )
+_NESTED: Final = frozenset({"ItemProcessor", "Iterator", "Branches"})
 _PLACEHOLDER: Final = re.compile(r"\$\{([^}]*)\}?")
 _PLACEHOLDER_NAME: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 ALL: Final = "States.ALL"
@@ -219,6 +223,8 @@ def _is_terminal(state: Any) -> bool:
 def _state(ptr: str, state: Mapping[str, Any], machine_ql: str) -> list[Problem]:
     problems = [*_next_or_end(ptr, state), *_error_lists(ptr, state), *_exclusive(ptr, state)]
     problems += _query_language(ptr, state, machine_ql)
+    if state.get("QueryLanguage", machine_ql) == "JSONata":
+        problems += _jsonata_syntax(ptr, {k: v for k, v in state.items() if k not in _NESTED})
     kind = state.get("Type")
     if kind == "Wait":
         problems += _wait(ptr, state)
@@ -235,7 +241,7 @@ def _next_or_end(ptr: str, state: Mapping[str, Any]) -> Iterator[Problem]:
     if state.get("Type") not in _TRANSITIONING:
         return
     has_next, ends = "Next" in state, state.get("End") is True
-    if has_next and "End" in state:
+    if has_next and ends:
         yield Problem(f"{ptr}/End", "End and Next are mutually exclusive")
     elif not has_next and not ends:
         yield Problem(ptr, f'a {state["Type"]} state needs Next or "End": true')
@@ -450,3 +456,32 @@ def _placeholder_string(ptr: str, text: str) -> Iterator[Problem]:
                 f"malformed placeholder {match.group(0)!r}: expected ${{Name}} with "
                 "a name of letters, digits and underscores",
             )
+
+
+def _jsonata_syntax(ptr: str, value: Any) -> Iterator[Problem]:
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            yield from _jsonata_syntax(f"{ptr}/{escape(str(key))}", item)
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            yield from _jsonata_syntax(f"{ptr}/{i}", item)
+    elif isinstance(value, str):
+        text = value.strip()
+        if text.startswith("{%") and text.endswith("%}"):
+            error = _jsonata_error(text[2:-2])
+            if error:
+                yield Problem(ptr, f"invalid JSONata expression: {error}")
+
+
+@functools.lru_cache(maxsize=1024)
+def _jsonata_error(expression: str) -> str | None:
+    """The parse error of a JSONata expression, or ``None`` (also when no parser is installed)."""
+    try:
+        import jsonata
+    except ImportError:  # optional: jsonata-python is a kbflow dependency, but checks degrade
+        return None
+    try:
+        jsonata.Jsonata(expression)
+    except Exception as exc:  # noqa: BLE001 - the parser raises several unrelated types
+        return str(exc) or type(exc).__name__
+    return None

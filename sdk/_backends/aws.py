@@ -19,6 +19,7 @@ from kbflow._backends._api import ApiBackend, ApiRequest
 from kbflow._types import SleepFn
 from kbflow.errors import (
     BackendError,
+    ConfigurationError,
     ExecutionAlreadyExists,
     ExecutionLimitExceeded,
     ExecutionNotFound,
@@ -106,8 +107,10 @@ class AwsBackend(ApiBackend):
         jitter: Callable[[], float] = random.random,
     ) -> None:
         if max_attempts < 1:
-            raise ValueError("max_attempts must be at least 1")
-        self.client: Any = client if client is not None else _build_client(session, region, endpoint_url)
+            raise ConfigurationError(f"max_attempts must be at least 1, got {max_attempts}")
+        self.client: Any = (
+            client if client is not None else _build_client(session, region, endpoint_url)
+        )
         self.max_attempts = max_attempts
         self.base_delay = base_delay
         self.max_delay = max_delay

@@ -144,7 +144,7 @@ class BaseBackend(ABC):
             task_token: the token a ``.waitForTaskToken`` task handed out.
         """
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - optional hook, like httpx's BaseTransport.close
         """Release what the backend holds (connections, engine threads)."""
 
     def __enter__(self) -> Self:

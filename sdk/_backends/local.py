@@ -51,8 +51,9 @@ class LocalBackend(BaseBackend):
         console_base: the kbflow console serving this engine's store.
     """
 
-    def __init__(self, engine: Any, *, owns_engine: bool = False,
-                 console_base: str | None = LOCAL_CONSOLE) -> None:
+    def __init__(
+        self, engine: Any, *, owns_engine: bool = False, console_base: str | None = LOCAL_CONSOLE
+    ) -> None:
         self.engine = engine
         self.owns_engine = owns_engine
         self.console_base = console_base
@@ -78,7 +79,10 @@ class LocalBackend(BaseBackend):
     ) -> Page[HistoryEvent]:
         """GetExecutionHistory on the engine (one page)."""
         resp = self.engine.get_execution_history(
-            execution_arn, reverse_order=reverse_order, max_results=max_results, next_token=next_token
+            execution_arn,
+            reverse_order=reverse_order,
+            max_results=max_results,
+            next_token=next_token,
         )
         events = tuple(HistoryEvent.from_aws(e) for e in resp.get("events", ()))
         return Page(events, resp.get("nextToken") or None)
@@ -92,7 +96,9 @@ class LocalBackend(BaseBackend):
         max_results: int = 1000,
     ) -> Page[Execution]:
         """ListExecutions on the engine, paged here (the token is an offset)."""
-        found = self.engine.list_executions(state_machine_arn, status=status.value if status else None)
+        found = self.engine.list_executions(
+            state_machine_arn, status=status.value if status else None
+        )
         start = int(next_token) if next_token else 0
         end = start + max(1, min(max_results, 1000))
         items = tuple(Execution.from_aws(normalise(e)) for e in found[start:end])

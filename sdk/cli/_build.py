@@ -71,6 +71,9 @@ def validate(paths: tuple[Path, ...], no_statelint: bool) -> None:
     States.ALL alone and last, well-formed ${...} placeholders, field combinations AWS
     rejects). Prints every problem as FILE:/json/pointer: message and exits 1 when there is
     any; prints one OK line otherwise.
+
+    statelint findings end in [statelint]; statelint lags behind AWS on some newer fields
+    (e.g. Assign in JSONPath Task states), so --no-statelint skips it.
     """
     from kbflow.runtime.asl.validate import format_problem, validate_file
 

@@ -211,7 +211,7 @@ def aws_adapters(env: Mapping[str, str] | None = None, **overrides: Any) -> Adap
         ),
         "extractor_": Lazy(_textract),
         "embedder_": Lazy(_bedrock),
-        "index_": Lazy(_aws_index),
+        "index_": Lazy(lambda: _aws_index(env)),
         "work_bucket": work,
         "quarantine_bucket": quarantine_bucket,
         "quarantine_prefix": "" if quarantine_bucket != work else "quarantine/",
@@ -234,10 +234,10 @@ def _bedrock() -> Any:
     return BedrockEmbedder.from_env()
 
 
-def _aws_index() -> Any:
+def _aws_index(env: Mapping[str, str]) -> Any:
     from kbflow.tasks.adapters import index
 
-    if os.environ.get("KBFLOW_INDEX", "opensearch") == "kendra":
+    if env.get("KBFLOW_INDEX", "opensearch") == "kendra":
         return index.KendraIndex.from_env()
     return index.OpenSearchIndex.from_env()
 

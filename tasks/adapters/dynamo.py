@@ -101,13 +101,16 @@ class DynamoManifest:
         self._table = table
 
     def get(self, doc_id: str) -> ManifestEntry | None:
+        """See :meth:`~kbflow.tasks.adapters.stores.Manifest.get`."""
         item = _call(self._table.get_item, Key={"doc_id": doc_id}, ConsistentRead=True).get("Item")
         return ManifestEntry.from_dict(_from_item(item)) if item else None
 
     def put(self, entry: ManifestEntry) -> None:
+        """See :meth:`~kbflow.tasks.adapters.stores.Manifest.put`."""
         _call(self._table.put_item, Item=_to_item(entry.to_dict()))
 
     def list_for_source(self, source: str) -> list[ManifestEntry]:
+        """See :meth:`~kbflow.tasks.adapters.stores.Manifest.list_for_source`."""
         from boto3.dynamodb.conditions import Key
 
         items = _query(
@@ -118,6 +121,7 @@ class DynamoManifest:
         )
 
     def delete(self, doc_id: str) -> None:
+        """See :meth:`~kbflow.tasks.adapters.stores.Manifest.delete`."""
         _call(self._table.delete_item, Key={"doc_id": doc_id})
 
 
@@ -128,9 +132,11 @@ class DynamoQuarantine:
         self._table = table
 
     def put(self, record: QuarantineRecord) -> None:
+        """See :meth:`~kbflow.tasks.adapters.stores.Quarantine.put`."""
         _call(self._table.put_item, Item=_to_item(record.to_dict()))
 
     def list_for_run(self, run_id: str) -> list[QuarantineRecord]:
+        """See :meth:`~kbflow.tasks.adapters.stores.Quarantine.list_for_run`."""
         from boto3.dynamodb.conditions import Key
 
         items = _query(self._table, KeyConditionExpression=Key("run_id").eq(run_id))
@@ -144,15 +150,18 @@ class DynamoReviewStore:
         self._table = table
 
     def put(self, request: ReviewRequest) -> None:
+        """See :meth:`~kbflow.tasks.adapters.stores.ReviewStore.put`."""
         _call(self._table.put_item, Item=_to_item(request.to_dict()))
 
     def get(self, review_id: str) -> ReviewRequest | None:
+        """See :meth:`~kbflow.tasks.adapters.stores.ReviewStore.get`."""
         item = _call(self._table.get_item, Key={"review_id": review_id}, ConsistentRead=True).get(
             "Item"
         )
         return ReviewRequest.from_dict(_from_item(item)) if item else None
 
     def update(self, review_id: str, **changes: Any) -> ReviewRequest:
+        """See :meth:`~kbflow.tasks.adapters.stores.ReviewStore.update`."""
         current = self.get(review_id)
         if current is None:
             raise KeyError(f"no review request {review_id!r}")
@@ -165,6 +174,7 @@ class DynamoReviewStore:
         return updated
 
     def list(self, status: str | None = None) -> list[ReviewRequest]:
+        """See :meth:`~kbflow.tasks.adapters.stores.ReviewStore.list`."""
         from boto3.dynamodb.conditions import Key
 
         if status is None:
@@ -184,6 +194,7 @@ class DynamoAudit:
         self._table = table
 
     def append(self, record: AuditRecord) -> AuditRecord:
+        """See :meth:`~kbflow.tasks.adapters.stores.Audit.append`."""
         stored = replace(record, seq=f"{record.at}#{new_id()[:12]}")
         _call(
             self._table.put_item,
@@ -193,6 +204,7 @@ class DynamoAudit:
         return stored
 
     def list(self, subject: str | None = None) -> list[AuditRecord]:
+        """See :meth:`~kbflow.tasks.adapters.stores.Audit.list`."""
         from boto3.dynamodb.conditions import Key
 
         if subject is None:
@@ -210,6 +222,7 @@ class SnsNotifier:
         self._topic = topic_arn
 
     def notify(self, subject: str, message: dict[str, Any]) -> str:
+        """See :meth:`~kbflow.tasks.adapters.stores.Notifier.notify`."""
         response = _call(
             self._sns.publish,
             TopicArn=self._topic,

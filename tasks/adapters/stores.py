@@ -215,10 +215,12 @@ class SqliteManifest:
         self._db = db
 
     def get(self, doc_id: str) -> ManifestEntry | None:
+        """See :meth:`Manifest.get`."""
         rows = self._db.query("SELECT data FROM manifest WHERE doc_id = ?", (doc_id,))
         return ManifestEntry.from_dict(json.loads(rows[0][0])) if rows else None
 
     def put(self, entry: ManifestEntry) -> None:
+        """See :meth:`Manifest.put`."""
         with self._db.transaction() as conn:
             conn.execute(
                 "INSERT OR REPLACE INTO manifest (doc_id, source, data) VALUES (?, ?, ?)",
@@ -226,12 +228,14 @@ class SqliteManifest:
             )
 
     def list_for_source(self, source: str) -> list[ManifestEntry]:
+        """See :meth:`Manifest.list_for_source`."""
         rows = self._db.query(
             "SELECT data FROM manifest WHERE source = ? ORDER BY doc_id", (source,)
         )
         return [ManifestEntry.from_dict(json.loads(r[0])) for r in rows]
 
     def delete(self, doc_id: str) -> None:
+        """See :meth:`Manifest.delete`."""
         with self._db.transaction() as conn:
             conn.execute("DELETE FROM manifest WHERE doc_id = ?", (doc_id,))
 
@@ -243,6 +247,7 @@ class SqliteQuarantine:
         self._db = db
 
     def put(self, record: QuarantineRecord) -> None:
+        """See :meth:`Quarantine.put`."""
         with self._db.transaction() as conn:
             conn.execute(
                 "INSERT OR REPLACE INTO quarantine (run_id, doc_id, data) VALUES (?, ?, ?)",
@@ -250,6 +255,7 @@ class SqliteQuarantine:
             )
 
     def list_for_run(self, run_id: str) -> list[QuarantineRecord]:
+        """See :meth:`Quarantine.list_for_run`."""
         rows = self._db.query(
             "SELECT data FROM quarantine WHERE run_id = ? ORDER BY doc_id", (run_id,)
         )
@@ -263,6 +269,7 @@ class SqliteReviewStore:
         self._db = db
 
     def put(self, request: ReviewRequest) -> None:
+        """See :meth:`ReviewStore.put`."""
         with self._db.transaction() as conn:
             self._write(conn, request)
 
@@ -275,10 +282,12 @@ class SqliteReviewStore:
         )
 
     def get(self, review_id: str) -> ReviewRequest | None:
+        """See :meth:`ReviewStore.get`."""
         rows = self._db.query("SELECT data FROM reviews WHERE review_id = ?", (review_id,))
         return ReviewRequest.from_dict(json.loads(rows[0][0])) if rows else None
 
     def update(self, review_id: str, **changes: Any) -> ReviewRequest:
+        """See :meth:`ReviewStore.update`."""
         with self._db.transaction() as conn:
             rows = conn.execute(
                 "SELECT data FROM reviews WHERE review_id = ?", (review_id,)
@@ -290,6 +299,7 @@ class SqliteReviewStore:
         return updated
 
     def list(self, status: str | None = None) -> list[ReviewRequest]:
+        """See :meth:`ReviewStore.list`."""
         if status is None:
             rows = self._db.query("SELECT data FROM reviews ORDER BY requested_at, review_id")
         else:
@@ -307,6 +317,7 @@ class SqliteAudit:
         self._db = db
 
     def append(self, record: AuditRecord) -> AuditRecord:
+        """See :meth:`Audit.append`."""
         stored = replace(record, seq=f"{record.at}#{new_id()[:12]}")
         with self._db.transaction() as conn:
             conn.execute(
@@ -316,6 +327,7 @@ class SqliteAudit:
         return stored
 
     def list(self, subject: str | None = None) -> list[AuditRecord]:
+        """See :meth:`Audit.list`."""
         if subject is None:
             rows = self._db.query("SELECT data FROM audit ORDER BY id")
         else:
@@ -332,6 +344,7 @@ class SqliteNotifier:
         self._db = db
 
     def notify(self, subject: str, message: dict[str, Any]) -> str:
+        """See :meth:`Notifier.notify`."""
         note = Notification(subject=subject, message=message)
         with self._db.transaction() as conn:
             conn.execute(

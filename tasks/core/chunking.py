@@ -11,13 +11,14 @@ Every chunk's ``text`` is exactly ``source[start:end]`` (heading lines themselve
 any chunk body; use :attr:`Chunk.embed_text` to embed or index a chunk with its headings).
 
 Tokens are counted by ``count_tokens``: pass the embedder's real tokenizer count; the default,
-:func:`approx_tokens`, approximates BERT uncased WordPiece (on the sample corpus it is within
--9%/+7% of the real count, mean -1.5%), so leave some headroom below the model's limit.
+:func:`approx_tokens`, approximates BERT uncased WordPiece: on 77 real HTML and text documents
+it counted 6.5% fewer tokens than the real tokenizer on average (between -16% and +0.5%), so
+pass the real counter when chunks must fit the model's input exactly.
 """
 
 from __future__ import annotations
 
-import math
+import bisect
 import re
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -32,8 +33,9 @@ TokenCounter = Callable[[str], int]
 _HEADING: Final = re.compile(r"^(#{1,6})[ \t]+(\S.*?)[ \t#]*$", re.MULTILINE)
 _SENTENCE_END: Final = re.compile(r"(?<=[.!?;:])[\"')\]]*\s+|\n\s*\n+|\n(?=[-*\u2022] |\d+\. )")
 _WORD: Final = re.compile(r"\S+")
-_WHOLE_WORD: Final = 10
-_PIECE: Final = re.compile(r"[^\W\d_]+|\d+|[^\w\s]|_", re.UNICODE)
+_TOKEN: Final = re.compile(
+    r"[A-Za-z]{1,10}(?![A-Za-z])|[A-Za-z]{1,6}|\d{1,3}|[^\W\d_]{1,3}|[^\w\s]|_"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,19 +78,13 @@ class Chunk:
 def approx_tokens(text: str) -> int:
     """Approximate the BERT WordPiece token count of ``text`` (no special tokens).
 
-    An ASCII word of up to 10 letters counts one token (common words are one WordPiece), a
-    longer one a token per 6 letters; non-ASCII words a token per 3 letters; digit runs a
-    token per 3 digits; every punctuation mark or symbol one.
+    One regex match per estimated token: an ASCII word of up to 10 letters is one token (common
+    words are one WordPiece), longer words one per 6 letters, digit runs one per 3 digits,
+    other letters one per 3, and every punctuation mark or symbol one. The count is additive
+    over whitespace-separated pieces, which :func:`chunk` relies on for speed (it still checks
+    every chunk with one real count, so other counters work too).
     """
-    total = 0
-    for piece in _PIECE.findall(text):
-        if piece[0].isdigit():
-            total += math.ceil(len(piece) / 3)
-        elif piece[0].isalpha():
-            total += _word_pieces(piece)
-        else:
-            total += 1
-    return total
+    return len(_TOKEN.findall(text))
 
 
 def chunk(
@@ -124,12 +120,6 @@ def chunk(
     if not packer.chunks and text.strip():
         packer.pack_headings_only()
     return packer.chunks
-
-
-def _word_pieces(word: str) -> int:
-    if not word.isascii():
-        return len(word) if len(word) < 4 else max(1, math.ceil(len(word) / 3))
-    return 1 if len(word) <= _WHOLE_WORD else math.ceil(len(word) / 6)
 
 
 def _sections(text: str) -> list[tuple[tuple[str, ...], int, int]]:
@@ -179,29 +169,54 @@ class _Packer:
 
     def pack_section(self, path: tuple[str, ...], start: int, end: int) -> None:
         units = self._bounded_units(start, end)
+        starts = [a for a, _, _ in units]
+        ends = [b for _, b, _ in units]
+        prefix = [0]
+        for _, _, tokens in units:
+            prefix.append(prefix[-1] + tokens)
         i = 0
         chunk_start: int | None = None
         while i < len(units):
-            begin = units[i][0] if chunk_start is None else chunk_start
-            j = self._fit(begin, units, i)
-            self._emit(path, begin, units[j - 1][1])
+            begin = starts[i] if chunk_start is None else chunk_start
+            carried = self.count(self.text[begin : starts[i]]) if begin < starts[i] else 0
+            j, tokens = self._fit(begin, ends, prefix, i, carried)
+            self._emit(path, begin, ends[j - 1], tokens)
             i = j
-            chunk_start = (
-                self._overlap_start(begin, units[:j], units[i][1]) if i < len(units) else None
-            )
+            chunk_start = self._overlap_start(begin, starts, j, ends) if i < len(units) else None
+
+    def _fit(
+        self, begin: int, ends: list[int], prefix: list[int], i: int, carried: int
+    ) -> tuple[int, int]:
+        """One past the last unit that fits a chunk from ``begin`` (at least ``i + 1``), and
+        the chunk's token count.
+
+        Sums of per-unit counts pick the candidate (exact for additive counters such as
+        :func:`approx_tokens`); one real count of the slice verifies it, stepping back while a
+        non-additive counter (special tokens, merges across units) says it is over.
+        """
+        budget = self.max_tokens - carried + prefix[i]
+        j = max(i + 1, bisect.bisect_right(prefix, budget, i + 1) - 1)
+        tokens = self.count(self.text[begin : ends[j - 1]])
+        while j > i + 1 and tokens > self.max_tokens:
+            j -= 1
+            tokens = self.count(self.text[begin : ends[j - 1]])
+        return j, tokens
 
     def pack_headings_only(self) -> None:
         """A document of headings only: one chunk per heading line."""
         for m in _HEADING.finditer(self.text):
-            self._emit((), m.start(2), m.start(2) + len(m.group(2).strip()))
+            end = m.start(2) + len(m.group(2).strip())
+            self._emit((), m.start(2), end, self.count(self.text[m.start(2) : end]))
 
-    def _bounded_units(self, start: int, end: int) -> list[tuple[int, int]]:
-        units: list[tuple[int, int]] = []
+    def _bounded_units(self, start: int, end: int) -> list[tuple[int, int, int]]:
+        """Sentence units ``(start, end, tokens)``, over-long sentences split into word windows."""
+        units: list[tuple[int, int, int]] = []
         for a, b in _units(self.text, start, end):
-            if self.count(self.text[a:b]) <= self.max_tokens:
-                units.append((a, b))
+            tokens = self.count(self.text[a:b])
+            if tokens <= self.max_tokens:
+                units.append((a, b, tokens))
             else:
-                units.extend(self._split_words(a, b))
+                units.extend((x, y, self.count(self.text[x:y])) for x, y in self._split_words(a, b))
         return units
 
     def _split_words(self, start: int, end: int) -> list[tuple[int, int]]:
@@ -216,16 +231,15 @@ class _Packer:
             i = j
         return out
 
-    def _fit(self, begin: int, units: list[tuple[int, int]], i: int) -> int:
-        """Return the index one past the last unit that fits in a chunk starting at ``begin``."""
-        return self._last_fitting(begin, [b for _, b in units], i) + 1
-
     def _last_fitting(self, begin: int, ends: list[int], lo: int) -> int:
         """Largest ``k >= lo`` with ``count(text[begin:ends[k]]) <= max_tokens``, else ``lo``.
 
         Gallops then bisects, so a section costs O(log n) counts per chunk, not O(n).
         """
-        fits = lambda k: self.count(self.text[begin : ends[k]]) <= self.max_tokens  # noqa: E731
+
+        def fits(k: int) -> bool:
+            return self.count(self.text[begin : ends[k]]) <= self.max_tokens
+
         good, step = lo, 1
         bad = len(ends)
         while good + step < len(ends):
@@ -242,33 +256,35 @@ class _Packer:
                 bad = mid
         return good
 
-    def _overlap_start(
-        self, begin: int, done: list[tuple[int, int]], next_end: int
-    ) -> int | None:
-        """Offset where the next chunk starts so it repeats ~``overlap`` tokens, or ``None``.
+    def _overlap_start(self, begin: int, starts: list[int], j: int, ends: list[int]) -> int | None:
+        """Offset where chunk ``j``'s successor starts so it repeats ~``overlap`` tokens.
 
-        The start is a word boundary, moved forward to a sentence start when that keeps at
-        least half of the overlap.
+        The start is the earliest word boundary whose tail fits in ``overlap`` tokens (found by
+        bisection, as the tail's count falls as the start moves right), moved forward to a
+        sentence start when that keeps at least half of the overlap. ``None`` means no overlap
+        (disabled, or the overlap plus the next unit would not fit the budget).
         """
         if self.overlap == 0:
             return None
-        end = done[-1][1]
-        words = [m.start() for m in _WORD.finditer(self.text, begin, end)]
-        best: int | None = None
-        for offset in reversed(words[1:]):
-            # The overlap plus the next unit must stay within the budget (checked below).
-            if self.count(self.text[offset:end]) > self.overlap:
-                break
-            best = offset
-        if best is None or self.count(self.text[best:next_end]) > self.max_tokens:
+        end = ends[j - 1]
+        words = [m.start() for m in _WORD.finditer(self.text, begin, end)][1:]
+        lo, hi = 0, len(words)  # find the first word whose tail fits
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if self.count(self.text[words[mid] : end]) <= self.overlap:
+                hi = mid
+            else:
+                lo = mid + 1
+        if lo == len(words):
             return None
-        sentence = next((a for a, _ in done if best <= a < end), None)
-        if sentence is not None and 2 * self.count(self.text[sentence:end]) >= self.overlap:
-            return sentence
+        best = words[lo]
+        if self.count(self.text[best : ends[j]]) > self.max_tokens:
+            return None
+        k = bisect.bisect_left(starts, best, 0, j)
+        if k < j and 2 * self.count(self.text[starts[k] : end]) >= self.overlap:
+            return starts[k]
         return best
 
-    def _emit(self, path: tuple[str, ...], start: int, end: int) -> None:
+    def _emit(self, path: tuple[str, ...], start: int, end: int, tokens: int) -> None:
         body = self.text[start:end]
-        self.chunks.append(
-            Chunk(len(self.chunks), body, path, start, end, self.count(body))
-        )
+        self.chunks.append(Chunk(len(self.chunks), body, path, start, end, tokens))

@@ -17,13 +17,20 @@ import io
 import re
 import zipfile
 from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final
 
 from kbflow.tasks.core.errors import DocumentTooLarge, ExtractionFailed
 
-__all__ = ["ZipLimits", "check_zip", "docx_to_text"]
+__all__ = ["ZipLimits", "check_zip", "docx_to_text", "xml_text"]
 
 _HEADING: Final = re.compile(r"^heading\s*(\d)$", re.IGNORECASE)
+_W: Final = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
+_M: Final = "{http://schemas.openxmlformats.org/officeDocument/2006/math}"
+_MC_FALLBACK: Final = "{http://schemas.openxmlformats.org/markup-compatibility/2006}Fallback"
+_TEXT_TAGS: Final = frozenset({f"{_W}t", f"{_M}t"})
+_BREAK_TAGS: Final = frozenset({f"{_W}br", f"{_W}cr"})
+_W_TAB: Final = f"{_W}tab"
+_W_P: Final = f"{_W}p"
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,7 +129,7 @@ def _block(item: object) -> tuple[bool, str]:
 
 
 def _paragraph_text(paragraph: object) -> tuple[bool, str]:
-    text = " ".join(str(getattr(paragraph, "text", "")).split())
+    text = " ".join(xml_text(getattr(paragraph, "_p")).split())
     if not text:
         return False, ""
     style = getattr(paragraph, "style", None)
@@ -133,6 +140,30 @@ def _paragraph_text(paragraph: object) -> tuple[bool, str]:
     if name.lower().startswith("list"):
         return True, f"- {text}"
     return False, text
+
+
+def xml_text(element: Any) -> str:
+    """Text of a ``w:p`` element in order: runs, math (``m:t``), tabs, breaks, text boxes.
+
+    python-docx's ``Paragraph.text`` leaves out equations and text boxes; this walk keeps them,
+    skips deleted text and field codes (other tags), and skips ``mc:Fallback`` branches, which
+    repeat the ``mc:Choice`` content for old readers.
+    """
+    parts: list[str] = []
+    stack = [element]
+    while stack:
+        node = stack.pop()
+        tag = node.tag if isinstance(node.tag, str) else ""
+        if tag == _MC_FALLBACK:
+            continue
+        if tag in _TEXT_TAGS:
+            parts.append(node.text or "")
+        elif tag == _W_TAB:
+            parts.append(" ")
+        elif tag in _BREAK_TAGS or (tag == _W_P and node is not element):
+            parts.append("\n")
+        stack.extend(reversed(node))
+    return "".join(parts)
 
 
 def _heading_level(style_name: str) -> int:
@@ -147,7 +178,7 @@ def _table_text(table: object) -> str:
     for row in getattr(table, "rows", ()):
         cells: list[str] = []
         for cell in row.cells:
-            value = " ".join(cell.text.split())
+            value = " ".join(" ".join(xml_text(p._p) for p in cell.paragraphs).split())
             if not cells or cells[-1] != value:  # merged cells repeat their text
                 cells.append(value)
         if any(cells):

@@ -4,13 +4,18 @@ A known-item query is a span of words sampled from one document; the search "fin
 document appears in the top ``k``. The mean reciprocal rank over all queries (0 when the document
 is not in the top ``k``) is the MRR@k that ``benchmarks/ingest.py`` reports for each search mode.
 Pure functions: no I/O, deterministic for a given seed.
+
+Real corpora repeat text (the same manual as HTML and as plain text, shared licence paragraphs),
+so a span can occur verbatim in several documents, and no ranking can tell which one it was
+sampled from. :func:`span_matches` lists, for each query, every document containing the span;
+pass it as ``acceptable`` to count any of them as found (and report both figures).
 """
 
 from __future__ import annotations
 
 import random
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Final
 
@@ -22,37 +27,43 @@ __all__ = [
     "mrr_at_k",
     "reciprocal_rank",
     "sample_queries",
+    "span_matches",
 ]
 
 _WORD: Final = re.compile(r"\S+")
 _WORDY: Final = re.compile(r"\w", re.UNICODE)
 
 
-def reciprocal_rank(ranked: Sequence[str], truth: str, k: int = 10) -> float:
-    """``1 / rank`` of ``truth`` within the first ``k`` of ``ranked`` (1-based), else 0.
+Truth = str | Collection[str]
+"""The expected key, or a collection of keys any of which counts as found."""
+
+
+def reciprocal_rank(ranked: Sequence[str], truth: Truth, k: int = 10) -> float:
+    """``1 / rank`` of the first correct key within the first ``k`` of ``ranked``, else 0.
 
     Args:
         ranked: result keys, best first (duplicates count at their first position).
-        truth: the key that should be found.
+        truth: the key that should be found, or a collection of acceptable keys.
         k: cut-off.
 
     Returns:
         A value in ``[0, 1]``.
     """
+    accept = {truth} if isinstance(truth, str) else set(truth)
     for position, key in enumerate(ranked[:k], start=1):
-        if key == truth:
+        if key in accept:
             return 1.0 / position
     return 0.0
 
 
 def mrr_at_k(
-    ranked_keys_per_query: Sequence[Sequence[str]], truth: Sequence[str], k: int = 10
+    ranked_keys_per_query: Sequence[Sequence[str]], truth: Sequence[Truth], k: int = 10
 ) -> float:
     """Mean reciprocal rank at ``k`` over queries.
 
     Args:
         ranked_keys_per_query: for each query, the result keys best first.
-        truth: for each query, the expected key (same order and length).
+        truth: for each query, the expected key or acceptable keys (same order and length).
         k: cut-off (10 for MRR@10).
 
     Returns:
@@ -124,8 +135,34 @@ class KnownItemResult:
         return self.found / self.queries if self.queries else 0.0
 
 
+def span_matches(docs: Mapping[str, str], queries: Mapping[str, str]) -> dict[str, frozenset[str]]:
+    """For each query, the documents whose text contains the query span verbatim.
+
+    Whitespace is normalised on both sides (a span sampled by :func:`sample_queries` is always
+    found in its own document, so each set contains at least the query's key).
+
+    Args:
+        docs: document key -> text (the texts the queries were sampled from).
+        queries: expected key -> query text.
+
+    Returns:
+        expected key -> every key that counts as a correct answer.
+    """
+    flat = {key: " ".join(text.split()) for key, text in docs.items()}
+    return {
+        key: frozenset(
+            {key} | {other for other, text in flat.items() if " ".join(q.split()) in text}
+        )
+        for key, q in queries.items()
+    }
+
+
 def evaluate_known_items(
-    search: Callable[[str], Sequence[str]], queries: Mapping[str, str], k: int = 10
+    search: Callable[[str], Sequence[str]],
+    queries: Mapping[str, str],
+    k: int = 10,
+    *,
+    acceptable: Mapping[str, Collection[str]] | None = None,
 ) -> KnownItemResult:
     """Run each query through ``search`` and score it against the document it came from.
 
@@ -133,11 +170,13 @@ def evaluate_known_items(
         search: query text -> result keys, best first.
         queries: expected key -> query text (as :func:`sample_queries` returns).
         k: cut-off.
+        acceptable: expected key -> keys that also count as found (see :func:`span_matches`).
 
     Returns:
         MRR@k and recall@k.
     """
-    truth = list(queries)
-    ranked = [list(search(queries[key])) for key in truth]
-    found = sum(1 for r, t in zip(ranked, truth, strict=True) if t in r[:k])
-    return KnownItemResult(mrr=mrr_at_k(ranked, truth, k), found=found, queries=len(truth), k=k)
+    keys = list(queries)
+    truth: list[Truth] = [acceptable.get(key, key) if acceptable else key for key in keys]
+    ranked = [list(search(queries[key])) for key in keys]
+    found = sum(1 for r, t in zip(ranked, truth, strict=True) if reciprocal_rank(r, t, k) > 0)
+    return KnownItemResult(mrr=mrr_at_k(ranked, truth, k), found=found, queries=len(keys), k=k)

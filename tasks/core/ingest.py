@@ -66,6 +66,7 @@ DEFAULT_OPTIONS: Final[dict[str, Any]] = {
 KEPT_STATUSES: Final = frozenset({"indexed", "approved", "edited", "rejected"})
 """Manifest statuses meaning "this content was handled": same bytes again → ``unchanged``."""
 
+_UNSAFE_ID: Final = re.compile(r"[^A-Za-z0-9._-]")
 _STAGES: Final = (
     ("sha256", "fetch"),
     ("text", "extract"),
@@ -139,13 +140,17 @@ def parse_source_uri(uri: str) -> dict[str, str]:
 
 
 def run_id_from(event: dict[str, Any]) -> str:
-    """The run id: ``run_id``, else the execution name in ``execution_arn``, else a uuid."""
-    if event.get("run_id"):
-        return str(event["run_id"])
+    """The run id: ``run_id``, else the execution name in ``execution_arn``, else a uuid.
+
+    The id becomes part of work-store keys, so characters other than letters, digits, ``.``,
+    ``_`` and ``-`` are replaced with ``-`` (at most 80 characters).
+    """
+    raw = str(event.get("run_id") or "")
     arn = str(event.get("execution_arn") or "")
-    if arn.count(":") >= 7:
-        return arn.rsplit(":", 1)[-1]
-    return uuid.uuid4().hex
+    if not raw and arn.count(":") >= 7:
+        raw = arn.rsplit(":", 1)[-1]
+    safe = _UNSAFE_ID.sub("-", raw)[:80].lstrip("._-")
+    return safe or uuid.uuid4().hex
 
 
 def plan_ingestion(event: dict[str, Any]) -> dict[str, Any]:

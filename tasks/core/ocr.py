@@ -114,7 +114,7 @@ class RapidOcrEngine:
         pixels = np.asarray(crop_to_ink(image).convert("RGB"))
         try:
             with self._lock:  # an onnxruntime session is not safe to share across threads here
-                output = self._engine(pixels)
+                output: Any = self._engine(pixels)
         except Exception as exc:  # noqa: BLE001 - any engine failure is an extraction failure
             raise ExtractionFailed(f"OCR engine failed: {type(exc).__name__}") from exc
         boxes = output.boxes if output.boxes is not None else []

@@ -20,7 +20,7 @@ import io
 import random
 import re
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Final, Literal
@@ -230,7 +230,7 @@ def _new_pdf(title: str, running_header: str | None) -> FPDF:
 
 
 @functools.cache
-def _pdf_class() -> type[FPDF]:
+def _pdf_class() -> Callable[[str | None], FPDF]:
     """An A4 FPDF with an optional running header and a ``Page n of N`` footer."""
     from fpdf import FPDF
 

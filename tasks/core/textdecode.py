@@ -76,9 +76,9 @@ def decode_text(data: bytes, *, declared: str | None = None) -> Decoded:
     for bom, codec in _BOMS:
         if data.startswith(bom):
             return Decoded(_decode(data, codec, "replace"), _canonical(codec), "bom")
-    codec = _known_codec(declared)
-    if codec is not None:
-        return Decoded(_decode(data, codec, "replace"), codec, "declared")
+    declared_codec = _known_codec(declared)
+    if declared_codec is not None:
+        return Decoded(_decode(data, declared_codec, "replace"), declared_codec, "declared")
     try:
         return Decoded(data.decode("utf-8"), "utf-8", "utf-8")
     except UnicodeDecodeError:
@@ -106,10 +106,10 @@ def _detect(data: bytes) -> Decoded:
 def _known_codec(label: str | None) -> str | None:
     if not label:
         return None
-    label = label.strip().lower()
-    label = _WHATWG_ALIASES.get(label, label)
+    name = label.strip().lower()
+    name = _WHATWG_ALIASES.get(name, name)
     try:
-        return codecs.lookup(label).name
+        return codecs.lookup(name).name
     except LookupError:
         return None
 

@@ -201,7 +201,7 @@ class _TaskGone(Exception):
 def _complete(
     request: Decision, review: ReviewRequest, reviewer: str, sfn: StepFunctions
 ) -> dict[str, Any]:
-    from botocore.exceptions import ClientError
+    from botocore.exceptions import ClientError  # type: ignore[import-untyped,unused-ignore]
 
     try:
         if request.kind == "heartbeat":
@@ -259,7 +259,7 @@ def _record(
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Lambda entry point: the AWS adapters and a Step Functions client, into :func:`handle`."""
-    import boto3
+    import boto3  # type: ignore[import-untyped,unused-ignore]
     from kbflow.tasks.adapters.config import current
 
     adapters = current()

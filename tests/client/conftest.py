@@ -6,18 +6,19 @@ Adding a backend (``Client.local``) is one more entry in ``BACKENDS`` and one bu
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import kbflow
 import pytest
+from kbflow import Client, MockBackend, Registry
 from sdk_fakes import FakeStepFunctions
 
-import kbflow
-from kbflow import Client, MockBackend, Registry
-
 ROLE = "arn:aws:iam::123456789012:role/kbflow-test"
-BACKENDS = ["mock", "aws", "local"]
+# KBFLOW_SDK_BACKENDS=mock,local narrows the run (e.g. while moto is unavailable).
+BACKENDS = [b for b in os.environ.get("KBFLOW_SDK_BACKENDS", "mock,aws,local").split(",") if b]
 
 
 class FakeTime:
@@ -64,8 +65,12 @@ def _mock_harness() -> Iterator[Harness]:
     clock = FakeTime()
 
     def make(registry: Registry) -> Client:
-        return Client(backend=MockBackend(fake), registry=registry,
-                      monotonic=clock.monotonic, sleep=clock.sleep)
+        return Client(
+            backend=MockBackend(fake),
+            registry=registry,
+            monotonic=clock.monotonic,
+            sleep=clock.sleep,
+        )
 
     yield Harness("mock", fake.create, make, fake=fake, time=clock)
 
@@ -74,15 +79,20 @@ def _aws_harness(monkeypatch: pytest.MonkeyPatch) -> Iterator[Harness]:
     import boto3
     from moto import mock_aws
 
-    for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                       "AWS_SESSION_TOKEN": "testing", "AWS_DEFAULT_REGION": "us-east-1"}.items():
+    for key, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }.items():
         monkeypatch.setenv(key, value)
     with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
         sfn = boto3.client("stepfunctions", region_name="us-east-1")
 
         def create(name: str, definition: Mapping[str, Any]) -> str:
-            arn: str = sfn.create_state_machine(name=name, definition=json.dumps(definition),
-                                                roleArn=ROLE)["stateMachineArn"]
+            arn: str = sfn.create_state_machine(
+                name=name, definition=json.dumps(definition), roleArn=ROLE
+            )["stateMachineArn"]
             return arn
 
         def make(registry: Registry) -> Client:
@@ -98,7 +108,9 @@ def _aws_harness(monkeypatch: pytest.MonkeyPatch) -> Iterator[Harness]:
 def _stop_running(sfn: Any) -> None:
     # moto runs executions on threads; stop what a test left running so no thread outlives it.
     for machine in sfn.list_state_machines()["stateMachines"]:
-        running = sfn.list_executions(stateMachineArn=machine["stateMachineArn"], statusFilter="RUNNING")
+        running = sfn.list_executions(
+            stateMachineArn=machine["stateMachineArn"], statusFilter="RUNNING"
+        )
         for ex in running["executions"]:
             sfn.stop_execution(executionArn=ex["executionArn"])
 
@@ -120,6 +132,17 @@ def _local_harness() -> Iterator[Harness]:
         yield Harness("local", create, make)
     finally:
         engine.close()
+
+
+@pytest.fixture(autouse=True)
+def _no_deployed_stacks(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Keep Client.aws() from reading the user's deployed-stack registry files."""
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path_factory.mktemp("xdg")))
+    monkeypatch.delenv("KBFLOW_REGISTRY", raising=False)
+    for name in ("INGESTION", "REINDEX", "HUMAN_REVIEW"):
+        monkeypatch.delenv(f"KBFLOW_WORKFLOW_{name}_ARN", raising=False)
 
 
 @pytest.fixture(params=BACKENDS)
@@ -145,6 +168,9 @@ def fake_time() -> FakeTime:
 
 @pytest.fixture
 def mock_client(fake_sfn: FakeStepFunctions, fake_time: FakeTime) -> Client:
-    return kbflow.Client(backend=MockBackend(fake_sfn), registry=Registry({}, environ={}),
-                         monotonic=fake_time.monotonic, sleep=fake_time.sleep)
-
+    return kbflow.Client(
+        backend=MockBackend(fake_sfn),
+        registry=Registry({}, environ={}),
+        monotonic=fake_time.monotonic,
+        sleep=fake_time.sleep,
+    )

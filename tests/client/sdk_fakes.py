@@ -29,12 +29,28 @@ ACCOUNT = "arn:aws:states:us-east-1:123456789012"
 
 PASS = {"StartAt": "P", "States": {"P": {"Type": "Pass", "Result": {"ok": True}, "End": True}}}
 ECHO = {"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}}
-FAIL = {"StartAt": "F", "States": {"F": {"Type": "Fail", "Error": "Kbflow.Boom", "Cause": "it broke"}}}
-WAIT = {"StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 3600, "Next": "P"},
-                                  "P": {"Type": "Pass", "End": True}}}
-CALLBACK = {"StartAt": "T", "States": {"T": {
-    "Type": "Task", "Resource": "arn:aws:states:::lambda:invoke.waitForTaskToken",
-    "Parameters": {"FunctionName": "review", "Payload": {"token.$": "$$.Task.Token"}}, "End": True}}}
+FAIL = {
+    "StartAt": "F",
+    "States": {"F": {"Type": "Fail", "Error": "Kbflow.Boom", "Cause": "it broke"}},
+}
+WAIT = {
+    "StartAt": "W",
+    "States": {
+        "W": {"Type": "Wait", "Seconds": 3600, "Next": "P"},
+        "P": {"Type": "Pass", "End": True},
+    },
+}
+CALLBACK = {
+    "StartAt": "T",
+    "States": {
+        "T": {
+            "Type": "Task",
+            "Resource": "arn:aws:states:::lambda:invoke.waitForTaskToken",
+            "Parameters": {"FunctionName": "review", "Payload": {"token.$": "$$.Task.Token"}},
+            "End": True,
+        }
+    },
+}
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -73,7 +89,9 @@ class FakeStepFunctions:
         self.machines[arn] = dict(definition)
         return arn
 
-    def event(self, ex: FakeExecution, type_: str, details_key: str | None = None, **details: Any) -> None:
+    def event(
+        self, ex: FakeExecution, type_: str, details_key: str | None = None, **details: Any
+    ) -> None:
         self._tick += 1
         event: dict[str, Any] = {
             "id": len(ex.events) + 1,
@@ -106,8 +124,9 @@ class FakeStepFunctions:
             raise ExecutionNotFound(f"Execution Does Not Exist: {arn!r}")
         return self.executions[arn]
 
-    def op_StartExecution(self, stateMachineArn: str, name: str, input: str = "{}",
-                          traceHeader: str | None = None) -> dict[str, Any]:
+    def op_StartExecution(
+        self, stateMachineArn: str, name: str, input: str = "{}", traceHeader: str | None = None
+    ) -> dict[str, Any]:
         if stateMachineArn not in self.machines:
             raise StateMachineNotFound(f"State Machine Does Not Exist: {stateMachineArn!r}")
         arn = stateMachineArn.replace(":stateMachine:", ":execution:") + ":" + name
@@ -126,17 +145,26 @@ class FakeStepFunctions:
         start = definition["StartAt"]
         state = definition["States"][start]
         kind = state["Type"]
-        self.event(ex, f"{kind}StateEntered" if kind != "Task" else "TaskStateEntered",
-                   "stateEnteredEventDetails", name=start, input=ex.input)
+        self.event(
+            ex,
+            f"{kind}StateEntered" if kind != "Task" else "TaskStateEntered",
+            "stateEnteredEventDetails",
+            name=start,
+            input=ex.input,
+        )
         if kind == "Pass":
             ex.status, ex.stopped = "SUCCEEDED", T0
             ex.output = json.dumps(state["Result"]) if "Result" in state else ex.input
-            self.event(ex, "PassStateExited", "stateExitedEventDetails", name=start, output=ex.output)
+            self.event(
+                ex, "PassStateExited", "stateExitedEventDetails", name=start, output=ex.output
+            )
             self.event(ex, "ExecutionSucceeded", "executionSucceededEventDetails", output=ex.output)
         elif kind == "Fail":
             ex.status, ex.stopped = "FAILED", T0
             ex.error, ex.cause = state.get("Error"), state.get("Cause")
-            self.event(ex, "ExecutionFailed", "executionFailedEventDetails", error=ex.error, cause=ex.cause)
+            self.event(
+                ex, "ExecutionFailed", "executionFailedEventDetails", error=ex.error, cause=ex.cause
+            )
         elif kind == "Task" and state["Resource"].endswith(".waitForTaskToken"):
             token = f"token-{len(self.tokens) + 1}-{ex.name}"
             self.tokens[token] = ex.arn
@@ -145,9 +173,14 @@ class FakeStepFunctions:
     def op_DescribeExecution(self, executionArn: str) -> dict[str, Any]:
         ex = self._get(executionArn)
         out: dict[str, Any] = {
-            "executionArn": ex.arn, "stateMachineArn": ex.machine, "name": ex.name,
-            "status": ex.status, "startDate": ex.started, "input": ex.input,
-            "inputDetails": {"included": True}, "redriveCount": 0,
+            "executionArn": ex.arn,
+            "stateMachineArn": ex.machine,
+            "name": ex.name,
+            "status": ex.status,
+            "startDate": ex.started,
+            "input": ex.input,
+            "inputDetails": {"included": True},
+            "redriveCount": 0,
         }
         if ex.stopped:
             out["stopDate"] = ex.stopped
@@ -159,37 +192,64 @@ class FakeStepFunctions:
             out["cause"] = ex.cause
         return out
 
-    def _page(self, items: list[Any], token: str | None, max_results: int) -> tuple[list[Any], str | None]:
+    def _page(
+        self, items: list[Any], token: str | None, max_results: int
+    ) -> tuple[list[Any], str | None]:
         size = min(max_results, self.page_size)
         start = int(token) if token else 0
-        chunk = items[start:start + size]
+        chunk = items[start : start + size]
         end = start + size
         return chunk, (str(end) if end < len(items) else None)
 
-    def op_GetExecutionHistory(self, executionArn: str, maxResults: int = 1000, reverseOrder: bool = False,
-                               nextToken: str | None = None) -> dict[str, Any]:
+    def op_GetExecutionHistory(
+        self,
+        executionArn: str,
+        maxResults: int = 1000,
+        reverseOrder: bool = False,
+        nextToken: str | None = None,
+    ) -> dict[str, Any]:
         events = list(self._get(executionArn).events)
         if reverseOrder:
             events.reverse()
         chunk, token = self._page(events, nextToken, maxResults)
         return {"events": chunk, **({"nextToken": token} if token else {})}
 
-    def op_ListExecutions(self, stateMachineArn: str, maxResults: int = 1000, statusFilter: str | None = None,
-                          nextToken: str | None = None) -> dict[str, Any]:
+    def op_ListExecutions(
+        self,
+        stateMachineArn: str,
+        maxResults: int = 1000,
+        statusFilter: str | None = None,
+        nextToken: str | None = None,
+    ) -> dict[str, Any]:
         if stateMachineArn not in self.machines:
             raise StateMachineNotFound(f"State Machine Does Not Exist: {stateMachineArn!r}")
-        found = [e for e in self.executions.values()
-                 if e.machine == stateMachineArn and statusFilter in (None, e.status)]
-        items = [{"executionArn": e.arn, "stateMachineArn": e.machine, "name": e.name,
-                  "status": e.status, "startDate": e.started} for e in reversed(found)]
+        found = [
+            e
+            for e in self.executions.values()
+            if e.machine == stateMachineArn and statusFilter in (None, e.status)
+        ]
+        items = [
+            {
+                "executionArn": e.arn,
+                "stateMachineArn": e.machine,
+                "name": e.name,
+                "status": e.status,
+                "startDate": e.started,
+            }
+            for e in reversed(found)
+        ]
         chunk, token = self._page(items, nextToken, maxResults)
         return {"executions": chunk, **({"nextToken": token} if token else {})}
 
-    def op_StopExecution(self, executionArn: str, error: str | None = None, cause: str | None = None) -> dict[str, Any]:
+    def op_StopExecution(
+        self, executionArn: str, error: str | None = None, cause: str | None = None
+    ) -> dict[str, Any]:
         ex = self._get(executionArn)
         if ex.status == "RUNNING":
             ex.status, ex.stopped, ex.error, ex.cause = "ABORTED", T0, error, cause
-            self.event(ex, "ExecutionAborted", "executionAbortedEventDetails", error=error, cause=cause)
+            self.event(
+                ex, "ExecutionAborted", "executionAbortedEventDetails", error=error, cause=cause
+            )
         return {"stopDate": T0}
 
     def op_RedriveExecution(self, executionArn: str) -> dict[str, Any]:
@@ -214,7 +274,9 @@ class FakeStepFunctions:
         self.finish(ex.arn, json.loads(output))
         return {}
 
-    def op_SendTaskFailure(self, taskToken: str, error: str | None = None, cause: str | None = None) -> dict[str, Any]:
+    def op_SendTaskFailure(
+        self, taskToken: str, error: str | None = None, cause: str | None = None
+    ) -> dict[str, Any]:
         ex = self._token(taskToken)
         del self.tokens[taskToken]
         ex.status, ex.stopped, ex.error, ex.cause = "FAILED", T0, error, cause

@@ -9,11 +9,10 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+import kbflow
 import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
 from botocore.stub import Stubber
-
-import kbflow
 from kbflow import AwsBackend, Client
 
 EXEC = "arn:aws:states:us-east-1:123456789012:execution:m:e"
@@ -22,8 +21,9 @@ MACHINE = "arn:aws:states:us-east-1:123456789012:stateMachine:m"
 
 @pytest.fixture
 def sfn() -> Iterator[Any]:
-    client = boto3.client("stepfunctions", region_name="us-east-1", aws_access_key_id="x",
-                          aws_secret_access_key="x")
+    client = boto3.client(
+        "stepfunctions", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x"
+    )
     yield client
     client.close()
 
@@ -49,7 +49,9 @@ class Sleeps(list[float]):
         ("ValidationException", kbflow.BackendError),
     ],
 )
-def test_aws_error_codes_become_kbflow_errors(sfn: Any, code: str, error: type[kbflow.BackendError]) -> None:
+def test_aws_error_codes_become_kbflow_errors(
+    sfn: Any, code: str, error: type[kbflow.BackendError]
+) -> None:
     backend = AwsBackend(sfn, sleep=Sleeps())
     with Stubber(sfn) as stub:
         stub.add_client_error("describe_execution", service_error_code=code, service_message="nope")
@@ -65,7 +67,9 @@ def test_throttling_is_retried_with_jittered_backoff(sfn: Any) -> None:
     backend = AwsBackend(sfn, sleep=sleeps, jitter=lambda: 0.5, base_delay=0.1, max_delay=0.3)
     with Stubber(sfn) as stub:
         for code in ("ThrottlingException", "ThrottlingException", "ThrottlingException"):
-            stub.add_client_error("send_task_heartbeat", service_error_code=code, http_status_code=400)
+            stub.add_client_error(
+                "send_task_heartbeat", service_error_code=code, http_status_code=400
+            )
         stub.add_response("send_task_heartbeat", {}, {"taskToken": "t"})
         backend.send_task_heartbeat("t")
         stub.assert_no_pending_responses()
@@ -87,8 +91,12 @@ def test_throttling_that_persists_raises_throttled(sfn: Any) -> None:
 def test_transient_server_errors_are_retried(sfn: Any) -> None:
     backend = AwsBackend(sfn, sleep=Sleeps())
     with Stubber(sfn) as stub:
-        stub.add_client_error("stop_execution", service_error_code="ServiceUnavailable", http_status_code=503)
-        stub.add_response("stop_execution", {"stopDate": "2026-01-01T00:00:00Z"}, {"executionArn": EXEC})
+        stub.add_client_error(
+            "stop_execution", service_error_code="ServiceUnavailable", http_status_code=503
+        )
+        stub.add_response(
+            "stop_execution", {"stopDate": "2026-01-01T00:00:00Z"}, {"executionArn": EXEC}
+        )
         backend.stop_execution(EXEC)
         stub.assert_no_pending_responses()
 
@@ -111,15 +119,31 @@ def test_requests_are_shaped_as_the_api_expects(sfn: Any) -> None:
     client = Client(backend=AwsBackend(sfn, sleep=Sleeps()), validate=False)
     with Stubber(sfn) as stub:
         stub.add_response(
-            "start_execution", {"executionArn": EXEC, "startDate": "2026-01-01T00:00:00Z"},
-            {"stateMachineArn": MACHINE, "name": "e", "input": '{"a":[1,"é"]}', "traceHeader": "Root=1"},
+            "start_execution",
+            {"executionArn": EXEC, "startDate": "2026-01-01T00:00:00Z"},
+            {
+                "stateMachineArn": MACHINE,
+                "name": "e",
+                "input": '{"a":[1,"é"]}',
+                "traceHeader": "Root=1",
+            },
         )
         stub.add_response("send_task_failure", {}, {"taskToken": "t", "error": "E", "cause": "C"})
-        stub.add_response("list_executions", {"executions": [], "nextToken": "n2"},
-                          {"stateMachineArn": MACHINE, "statusFilter": "FAILED", "maxResults": 1000})
-        stub.add_response("list_executions", {"executions": []},
-                          {"stateMachineArn": MACHINE, "statusFilter": "FAILED", "maxResults": 1000,
-                           "nextToken": "n2"})
+        stub.add_response(
+            "list_executions",
+            {"executions": [], "nextToken": "n2"},
+            {"stateMachineArn": MACHINE, "statusFilter": "FAILED", "maxResults": 1000},
+        )
+        stub.add_response(
+            "list_executions",
+            {"executions": []},
+            {
+                "stateMachineArn": MACHINE,
+                "statusFilter": "FAILED",
+                "maxResults": 1000,
+                "nextToken": "n2",
+            },
+        )
         run = client.start(MACHINE, {"a": [1, "é"]}, name="e", trace_header="Root=1")
         client.send_task_failure("t", "E", "C")
         assert client.list(MACHINE, status="FAILED") == []
@@ -136,6 +160,9 @@ def test_loopback_endpoint_serves_the_kbflow_console(monkeypatch: pytest.MonkeyP
 
 
 def test_import_kbflow_does_not_import_boto3_or_jsonschema(tmp_path: Path) -> None:
-    code = "import sys, kbflow; print(sorted(m for m in ('boto3','botocore','jsonschema') if m in sys.modules))"
-    out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, check=True)
+    heavy = "('boto3', 'botocore', 'jsonschema')"
+    code = f"import sys, kbflow; print(sorted(m for m in {heavy} if m in sys.modules))"
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, check=True
+    )
     assert out.stdout.strip() == "[]"

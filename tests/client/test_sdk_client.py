@@ -5,26 +5,32 @@ from __future__ import annotations
 import time
 from typing import Any
 
+import kbflow
 import pytest
 from conftest import Harness
-from sdk_fakes import ECHO, FAIL, PASS, WAIT
-
-import kbflow
 from kbflow import Execution, ExecutionStatus, HistoryEvent, _validation
+from sdk_fakes import ECHO, FAIL, PASS, WAIT
 
 SCHEMA: dict[str, Any] = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
     "type": "object",
     "required": ["source"],
-    "properties": {"source": {"type": "object", "required": ["uri"],
-                              "properties": {"uri": {"type": "string", "pattern": "^(s3|file)://"}}}},
+    "properties": {
+        "source": {
+            "type": "object",
+            "required": ["uri"],
+            "properties": {"uri": {"type": "string", "pattern": "^(s3|file)://"}},
+        }
+    },
 }
 
 
 @pytest.fixture
 def ingestion_schema(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Pretend definitions/schemas/ingestion.input.json is SCHEMA (the real file may not exist yet)."""
-    monkeypatch.setattr(_validation, "_schema", lambda flow: SCHEMA if flow == "ingestion" else None)
+    """Use SCHEMA as ``ingestion.input`` (independent of the generated file's details)."""
+    monkeypatch.setattr(
+        _validation, "_schema", lambda flow: SCHEMA if flow == "ingestion" else None
+    )
 
 
 def test_start_describe_wait_success(harness: Harness) -> None:
@@ -46,7 +52,11 @@ def test_wait_raises_execution_failed_with_error_and_cause(harness: Harness) -> 
     run = client.start(harness.create("fail", FAIL), {})
     with pytest.raises(kbflow.ExecutionFailed) as info:
         client.wait(run, timeout=5)
-    assert (info.value.error, info.value.cause, info.value.execution_arn) == ("Kbflow.Boom", "it broke", run.arn)
+    assert (info.value.error, info.value.cause, info.value.execution_arn) == (
+        "Kbflow.Boom",
+        "it broke",
+        run.arn,
+    )
 
 
 @pytest.mark.usefixtures("ingestion_schema")
@@ -59,10 +69,27 @@ def test_invalid_input_is_refused_before_any_execution_starts(harness: Harness) 
     assert info.value.schema == "ingestion.input"
     with pytest.raises(kbflow.ValidationError) as missing:
         client.start("ingestion", {"options": {}})
-    assert missing.value.pointer == "" and "source" in str(missing.value)
+    assert missing.value.pointer == "/source" and "'source' is a required property" in str(
+        missing.value
+    )
     assert client.list("ingestion") == []
     ok = client.start("ingestion", {"source": {"uri": "file:///data"}})
     assert [e.arn for e in client.list("ingestion")] == [ok.arn]
+
+
+def test_the_generated_ingestion_schema_is_enforced(harness: Harness) -> None:
+    arn = harness.create("ingest", ECHO)
+    client = harness.client({"ingestion": arn})
+    cases = {
+        "/source/uri": {"source": {"uri": "ftp://example.com/x"}},
+        "/extra": {"source": {"uri": "s3://docs-bucket/inbox/"}, "extra": 1},
+        "/source": {},
+    }
+    for pointer, payload in cases.items():
+        with pytest.raises(kbflow.ValidationError) as info:
+            client.start("ingestion", payload)
+        assert info.value.pointer == pointer, payload
+    assert client.list("ingestion") == []
 
 
 def test_oversized_input_and_bad_names_are_refused(harness: Harness) -> None:
@@ -146,7 +173,10 @@ def test_events_without_follow_stop_at_the_current_end(harness: Harness) -> None
     run = client.start(harness.create("wait", WAIT), {})
     following = client.events(run, timeout=2)
     seen = [next(following), next(following)]  # backends run asynchronously: wait for both
-    assert [e.type for e in client.events(run, follow=False)] == ["ExecutionStarted", "WaitStateEntered"]
+    assert [e.type for e in client.events(run, follow=False)] == [
+        "ExecutionStarted",
+        "WaitStateEntered",
+    ]
     assert client.history(run) == seen
 
 

@@ -6,9 +6,8 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-import pytest
-
 import kbflow
+import pytest
 from kbflow import Client, Execution, ExecutionStatus, Review, StoreReviewSource
 from kbflow._local import LazyHandler
 from kbflow.runtime.clock import VirtualClock
@@ -32,8 +31,11 @@ def _pending(client: Client, run: Execution, *, escalated: bool = False) -> Revi
     """The run's review once its RequestReview task has stored it (real time, < 5 s)."""
     deadline = time.monotonic() + 5
     while time.monotonic() < deadline:
-        found = [r for r in client.reviews.pending()
-                 if r.execution_arn == run.arn and r.escalated == escalated]
+        found = [
+            r
+            for r in client.reviews.pending()
+            if r.execution_arn == run.arn and r.escalated == escalated
+        ]
         if found:
             return found[0]
         time.sleep(0.01)
@@ -55,11 +57,15 @@ def test_console_url_points_at_the_local_console(local: Client) -> None:
 
 @pytest.mark.parametrize(
     ("payload", "pointer"),
-    [({"item": {"id": ""}, "reason": "pii"}, "/item/id"),
-     ({"item": {"id": "d"}, "reason": "pii", "deadline_seconds": 0}, "/deadline_seconds"),
-     ({"item": {"id": "d"}}, "")],
+    [
+        ({"item": {"id": ""}, "reason": "pii"}, "/item/id"),
+        ({"item": {"id": "d"}, "reason": "pii", "deadline_seconds": 0}, "/deadline_seconds"),
+        ({"item": {"id": "d"}}, "/reason"),
+    ],
 )
-def test_invalid_review_input_is_refused_before_starting(local: Client, payload: Any, pointer: str) -> None:
+def test_invalid_review_input_is_refused_before_starting(
+    local: Client, payload: Any, pointer: str
+) -> None:
     before = local.list("human-review")
     with pytest.raises(kbflow.ValidationError) as info:
         local.start("human-review", payload)
@@ -69,16 +75,24 @@ def test_invalid_review_input_is_refused_before_starting(local: Client, payload:
 
 @pytest.mark.parametrize(
     ("decision", "kwargs", "applied"),
-    [("approve", {}, "kept"),
-     ("reject", {"comment": "contains PII"}, "removed"),
-     ("edit", {"edits": {"text": "The redacted text."}}, "reindexed")],
+    [
+        ("approve", {}, "kept"),
+        ("reject", {"comment": "contains PII"}, "removed"),
+        ("edit", {"edits": {"text": "The redacted text."}}, "reindexed"),
+    ],
 )
 def test_human_review_decisions_through_client_reviews(
     local: Client, decision: Any, kwargs: dict[str, Any], applied: str
 ) -> None:
-    run = local.start("human-review", {"item": {"id": f"doc-{decision}"}, "reason": "pii"}, name=decision)
+    run = local.start(
+        "human-review", {"item": {"id": f"doc-{decision}"}, "reason": "pii"}, name=decision
+    )
     review = _pending(local, run)
-    assert (review.execution_arn, review.item, review.reason) == (run.arn, {"id": f"doc-{decision}"}, "pii")
+    assert (review.execution_arn, review.item, review.reason) == (
+        run.arn,
+        {"id": f"doc-{decision}"},
+        "pii",
+    )
     local.reviews.decide(review, decision=decision, reviewer="ana", **kwargs)
     output = local.wait(run, timeout=30)
     assert isinstance(output, dict)
@@ -90,8 +104,10 @@ def test_human_review_decisions_through_client_reviews(
 
 
 def test_review_timeout_escalates_on_the_virtual_clock(local: Client, clock: VirtualClock) -> None:
-    run = local.start("human-review", {"item": {"id": "doc-late"}, "reason": "low_ocr_confidence",
-                                       "deadline_seconds": 3600})
+    run = local.start(
+        "human-review",
+        {"item": {"id": "doc-late"}, "reason": "low_ocr_confidence", "deadline_seconds": 3600},
+    )
     first = _pending(local, run)
     assert not first.escalated
     clock.advance(3601)  # nobody decided within the deadline: no real time passes
@@ -101,7 +117,11 @@ def test_review_timeout_escalates_on_the_virtual_clock(local: Client, clock: Vir
         local.reviews.decide(first, decision="approve", reviewer="ana")
     local.reviews.decide(escalated, decision="approve", reviewer="lead")
     output = local.wait(run, timeout=30)
-    assert isinstance(output, dict) and output["level"] == "escalation" and output["reviewer"] == "lead"
+    assert (
+        isinstance(output, dict)
+        and output["level"] == "escalation"
+        and output["reviewer"] == "lead"
+    )
     types = [e.type for e in local.history(run)]
     assert types.count("TaskSubmitted") == 2 and types[-1] == "ExecutionSucceeded"
     assert local.describe(run).status is ExecutionStatus.SUCCEEDED
@@ -114,3 +134,40 @@ def test_lazy_handler_imports_on_first_call() -> None:
     getitem = LazyHandler("operator:getitem")
     assert getitem._handler is None  # nothing resolved before the first invocation
     assert getitem({"a": 1}, "a") == 1
+
+
+def test_history_of_30000_events_from_the_engine_is_paged() -> None:
+    from kbflow import LocalBackend
+    from kbflow.runtime.engine import Engine
+
+    class Counting(LocalBackend):
+        pages = 0
+
+        def get_execution_history(self, execution_arn: str, **kw: Any) -> Any:
+            self.pages += 1
+            return super().get_execution_history(execution_arn, **kw)
+
+    definition = {
+        "StartAt": "Each",
+        "States": {
+            "Each": {
+                "Type": "Map",
+                "ItemsPath": "$.items",
+                "MaxConcurrency": 40,
+                "End": True,
+                "ItemProcessor": {"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}},
+            }
+        },
+    }
+    with Engine(clock=VirtualClock(), history_limit=100_000) as engine:
+        backend = Counting(engine)
+        client = Client(backend=backend)
+        run = client.start(
+            engine.create_state_machine("many", definition), {"items": list(range(7_600))}
+        )
+        assert client.wait(run, timeout=120) == list(range(7_600))
+        events = client.history(run)
+    assert len(events) > 30_000
+    assert [e.id for e in events] == list(range(1, len(events) + 1))
+    assert backend.pages == -(-len(events) // 1000)
+    assert events[-1].type == "ExecutionSucceeded"

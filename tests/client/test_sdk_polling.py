@@ -5,12 +5,11 @@ from __future__ import annotations
 import math
 from datetime import timedelta
 
+import kbflow
 import pytest
 from conftest import FakeTime
-from sdk_fakes import PASS, WAIT, FakeStepFunctions
-
-import kbflow
 from kbflow import Client, ExecutionStatus, MockBackend, Polling, Registry
+from sdk_fakes import PASS, WAIT, FakeStepFunctions
 
 
 def test_history_of_30000_events_is_read_page_by_page(
@@ -57,7 +56,9 @@ def test_events_follow_new_events_in_order_until_the_end(
             fake_sfn.finish(run.arn, {"ok": 1})
         elif step % 2:  # some polls see nothing new, others see a burst
             for k in range(3 * step):
-                fake_sfn.event(ex, "PassStateEntered", "stateEnteredEventDetails", name=f"{step}.{k}")
+                fake_sfn.event(
+                    ex, "PassStateEntered", "stateEnteredEventDetails", name=f"{step}.{k}"
+                )
 
     fake_time.on_sleep = progress
     seen = list(mock_client.events(run))
@@ -73,7 +74,10 @@ def test_events_timeout_raises_wait_timeout(
 ) -> None:
     run = mock_client.start(fake_sfn.create("wait", WAIT), {})
     stream = mock_client.events(run, timeout=timedelta(seconds=3))
-    assert [e.type for e in (next(stream), next(stream))] == ["ExecutionStarted", "WaitStateEntered"]
+    assert [e.type for e in (next(stream), next(stream))] == [
+        "ExecutionStarted",
+        "WaitStateEntered",
+    ]
     with pytest.raises(kbflow.WaitTimeout):
         next(stream)
     assert sum(fake_time.sleeps) == pytest.approx(3.0)
@@ -83,8 +87,12 @@ def test_wait_backs_off_adaptively_and_returns_the_output(
     fake_sfn: FakeStepFunctions, fake_time: FakeTime
 ) -> None:
     polling = Polling(initial=0.1, maximum=2.0, multiplier=2.0)
-    client = Client(backend=MockBackend(fake_sfn), polling=polling,
-                    monotonic=fake_time.monotonic, sleep=fake_time.sleep)
+    client = Client(
+        backend=MockBackend(fake_sfn),
+        polling=polling,
+        monotonic=fake_time.monotonic,
+        sleep=fake_time.sleep,
+    )
     run = client.start(fake_sfn.create("wait", WAIT), {})
     began = fake_time.now
 
@@ -142,8 +150,13 @@ def test_list_reads_every_page(mock_client: Client, fake_sfn: FakeStepFunctions)
 
 def test_list_names_the_workflow(fake_sfn: FakeStepFunctions, fake_time: FakeTime) -> None:
     arn = fake_sfn.create("kbflow-reindex", PASS)
-    client = Client(backend=MockBackend(fake_sfn), registry=Registry({"reindex": arn}, environ={}),
-                    validate=False, monotonic=fake_time.monotonic, sleep=fake_time.sleep)
+    client = Client(
+        backend=MockBackend(fake_sfn),
+        registry=Registry({"reindex": arn}, environ={}),
+        validate=False,
+        monotonic=fake_time.monotonic,
+        sleep=fake_time.sleep,
+    )
     client.start(arn, {})
     assert [e.workflow for e in client.list("reindex")] == ["reindex"]
     assert [e.workflow for e in client.list(arn)] == ["reindex"]
@@ -155,3 +168,38 @@ def test_redrive_and_the_redriven_event(mock_client: Client, fake_sfn: FakeStepF
     again = mock_client.redrive(run)
     assert again.status is ExecutionStatus.RUNNING
     assert mock_client.history(run)[-1].type == "ExecutionRedriven"
+
+
+def test_bad_status_filter_and_result_of_a_running_execution_are_validation_errors(
+    mock_client: Client, fake_sfn: FakeStepFunctions
+) -> None:
+    arn = fake_sfn.create("wait", WAIT)
+    run = mock_client.start(arn, {})
+    with pytest.raises(kbflow.ValidationError, match="RUNNING, SUCCEEDED"):
+        mock_client.list(arn, status="DONE")
+    with pytest.raises(kbflow.ValidationError, match="no result yet"):
+        mock_client.describe(run).result()
+
+
+def test_token_bucket_is_shared_fairly_between_threads() -> None:
+    import threading
+
+    from kbflow._polling import TokenBucket
+
+    lock = threading.Lock()
+    slept: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        with lock:
+            slept.append(seconds)
+
+    bucket = TokenBucket(5, 10.0, monotonic=lambda: 0.0, sleep=sleep)  # time stands still
+    threads = [
+        threading.Thread(target=lambda: [bucket.acquire() for _ in range(5)]) for _ in range(4)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    # 20 calls, 5 free: each of the other 15 waits for its own place in the queue.
+    assert sorted(slept) == pytest.approx([n / 10 for n in range(1, 16)])

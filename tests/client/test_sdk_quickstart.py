@@ -31,22 +31,30 @@ def quickstart() -> ModuleType:
 
 @pytest.fixture
 def sfn(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                       "AWS_DEFAULT_REGION": "us-east-1"}.items():
+    for key, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }.items():
         monkeypatch.setenv(key, value)
     with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
         yield boto3.client("stepfunctions", region_name="us-east-1")
 
 
 def _deploy(sfn: Any, monkeypatch: pytest.MonkeyPatch, definition: dict[str, Any]) -> str:
-    arn: str = sfn.create_state_machine(name="kbflow-ingestion", definition=json.dumps(definition),
-                                        roleArn=ROLE)["stateMachineArn"]
+    arn: str = sfn.create_state_machine(
+        name="kbflow-ingestion", definition=json.dumps(definition), roleArn=ROLE
+    )["stateMachineArn"]
     monkeypatch.setenv("KBFLOW_WORKFLOW_INGESTION_ARN", arn)
     return arn
 
 
-def test_quickstart_on_aws_succeeds(quickstart: ModuleType, sfn: Any, monkeypatch: pytest.MonkeyPatch,
-                                    capsys: pytest.CaptureFixture[str]) -> None:
+def test_quickstart_on_aws_succeeds(
+    quickstart: ModuleType,
+    sfn: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     arn = _deploy(sfn, monkeypatch, PASS)
     assert quickstart.main(["s3://docs-bucket/inbox/", "--name", "first"]) == 0
     out = capsys.readouterr().out
@@ -56,16 +64,23 @@ def test_quickstart_on_aws_succeeds(quickstart: ModuleType, sfn: Any, monkeypatc
     assert len(sfn.list_executions(stateMachineArn=arn)["executions"]) == 1
 
 
-def test_quickstart_reports_a_failed_run(quickstart: ModuleType, sfn: Any, monkeypatch: pytest.MonkeyPatch,
-                                         capsys: pytest.CaptureFixture[str]) -> None:
+def test_quickstart_reports_a_failed_run(
+    quickstart: ModuleType,
+    sfn: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     _deploy(sfn, monkeypatch, FAIL)
     assert quickstart.main(["s3://docs-bucket/inbox/"]) == 1
     assert "failed: Kbflow.Boom: it broke" in capsys.readouterr().err
 
 
-def test_quickstart_refuses_a_bad_uri_without_starting(quickstart: ModuleType, sfn: Any,
-                                                        monkeypatch: pytest.MonkeyPatch,
-                                                        capsys: pytest.CaptureFixture[str]) -> None:
+def test_quickstart_refuses_a_bad_uri_without_starting(
+    quickstart: ModuleType,
+    sfn: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     arn = _deploy(sfn, monkeypatch, PASS)
     assert quickstart.main(["ftp://docs/inbox"]) == 2
     assert "refused: /source/uri" in capsys.readouterr().err
@@ -78,7 +93,10 @@ def test_quickstart_on_the_embedded_engine(tmp_path: Path) -> None:
     source.mkdir()
     result = subprocess.run(
         [sys.executable, str(EXAMPLE), "--local", str(tmp_path / "store"), f"file://{source}"],
-        cwd=tmp_path, capture_output=True, text=True, timeout=120,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "http://127.0.0.1:8083/executions/arn:aws:states:" in result.stdout

@@ -8,12 +8,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import kbflow
 import pytest
 from conftest import FakeTime
-from sdk_fakes import CALLBACK, FakeStepFunctions
-
-import kbflow
 from kbflow import Client, ExecutionStatus, MockBackend, Review, ReviewSource, StoreReviewSource
+from sdk_fakes import CALLBACK, FakeStepFunctions
 
 NOW = datetime(2026, 3, 1, 12, tzinfo=UTC)
 
@@ -39,19 +38,32 @@ def source() -> MemoryReviews:
 
 
 @pytest.fixture
-def review_client(fake_sfn: FakeStepFunctions, fake_time: FakeTime, source: MemoryReviews) -> Client:
-    return Client(backend=MockBackend(fake_sfn), reviews=source, monotonic=fake_time.monotonic,
-                  sleep=fake_time.sleep)
+def review_client(
+    fake_sfn: FakeStepFunctions, fake_time: FakeTime, source: MemoryReviews
+) -> Client:
+    return Client(
+        backend=MockBackend(fake_sfn),
+        reviews=source,
+        monotonic=fake_time.monotonic,
+        sleep=fake_time.sleep,
+    )
 
 
-def _request_review(client: Client, fake: FakeStepFunctions, source: MemoryReviews, n: int,
-                    *, age: int = 0) -> Review:
+def _request_review(
+    client: Client, fake: FakeStepFunctions, source: MemoryReviews, n: int, *, age: int = 0
+) -> Review:
     """Start a callback execution and file its review, as RequestReview would."""
     run = client.start(fake.create(f"review-{n}", CALLBACK), {"item": {"id": f"doc-{n}"}})
     token = next(t for t, arn in fake.tokens.items() if arn == run.arn)
-    review = Review(execution_arn=run.arn, review_id=f"r{n}", item={"id": f"doc-{n}"}, reason="pii",
-                    requested_at=NOW - timedelta(minutes=age), deadline=NOW + timedelta(days=1),
-                    _token=token)
+    review = Review(
+        execution_arn=run.arn,
+        review_id=f"r{n}",
+        item={"id": f"doc-{n}"},
+        reason="pii",
+        requested_at=NOW - timedelta(minutes=age),
+        deadline=NOW + timedelta(days=1),
+        _token=token,
+    )
     source.reviews.append(review)
     return review
 
@@ -73,15 +85,25 @@ def test_pending_is_oldest_first_and_hides_the_token(
     ("decision", "kwargs", "expected"),
     [
         ("approve", {}, {"decision": "approve", "reviewer": "ana"}),
-        ("reject", {"comment": "contains a card number"},
-         {"decision": "reject", "reviewer": "ana", "comment": "contains a card number"}),
-        ("edit", {"edits": {"text": "redacted"}},
-         {"decision": "edit", "reviewer": "ana", "edits": {"text": "redacted"}}),
+        (
+            "reject",
+            {"comment": "contains a card number"},
+            {"decision": "reject", "reviewer": "ana", "comment": "contains a card number"},
+        ),
+        (
+            "edit",
+            {"edits": {"text": "redacted"}},
+            {"decision": "edit", "reviewer": "ana", "edits": {"text": "redacted"}},
+        ),
     ],
 )
 def test_decide_resumes_the_execution_with_the_decision(
-    review_client: Client, fake_sfn: FakeStepFunctions, source: MemoryReviews,
-    decision: Any, kwargs: dict[str, Any], expected: dict[str, Any],
+    review_client: Client,
+    fake_sfn: FakeStepFunctions,
+    source: MemoryReviews,
+    decision: Any,
+    kwargs: dict[str, Any],
+    expected: dict[str, Any],
 ) -> None:
     review = _request_review(review_client, fake_sfn, source, 1)
     sent = review_client.reviews.decide(review, decision=decision, reviewer="ana", **kwargs)
@@ -95,14 +117,20 @@ def test_decide_resumes_the_execution_with_the_decision(
     ("decision", "kwargs", "pointer"),
     [
         ("maybe", {}, "/decision"),
-        ("edit", {}, "/edits"),
+        ("edit", {}, "/edits/text"),
+        ("edit", {"edits": {"text": ""}}, "/edits/text"),
+        ("approve", {"comment": "x" * 2001}, "/comment"),
         ("approve", {"edits": {"text": "x"}}, "/edits"),
         ("approve", {"reviewer": "  "}, "/reviewer"),
     ],
 )
 def test_malformed_decisions_send_nothing(
-    review_client: Client, fake_sfn: FakeStepFunctions, source: MemoryReviews,
-    decision: Any, kwargs: dict[str, Any], pointer: str,
+    review_client: Client,
+    fake_sfn: FakeStepFunctions,
+    source: MemoryReviews,
+    decision: Any,
+    kwargs: dict[str, Any],
+    pointer: str,
 ) -> None:
     review = _request_review(review_client, fake_sfn, source, 1)
     kwargs.setdefault("reviewer", "ana")
@@ -135,24 +163,52 @@ def test_store_review_source_over_the_local_task_stores(
     records = pytest.importorskip("kbflow.tasks.adapters.records")
     db = stores.SqliteDatabase(tmp_path / "kbflow.sqlite3")
     store, audit = stores.SqliteReviewStore(db), stores.SqliteAudit(db)
-    client = Client(backend=MockBackend(fake_sfn), reviews=StoreReviewSource(store, audit),
-                    monotonic=fake_time.monotonic, sleep=fake_time.sleep)
+    client = Client(
+        backend=MockBackend(fake_sfn),
+        reviews=StoreReviewSource(store, audit),
+        monotonic=fake_time.monotonic,
+        sleep=fake_time.sleep,
+    )
     run = client.start(fake_sfn.create("review", CALLBACK), {})
     token = next(iter(fake_sfn.tokens))
-    store.put(records.ReviewRequest(review_id="r1", execution_arn=run.arn, item={"id": "doc-1"},
-                                    reason="low_ocr_confidence", task_token=token,
-                                    requested_at="2026-03-01T12:00:00.000Z",
-                                    deadline="2026-03-02T12:00:00.000Z"))
-    store.put(records.ReviewRequest(review_id="r0", execution_arn=run.arn, item={"id": "doc-0"},
-                                    reason="pii", task_token="token-x", status="decided"))
+    store.put(
+        records.ReviewRequest(
+            review_id="r1",
+            execution_arn=run.arn,
+            item={"id": "doc-1"},
+            reason="low_ocr_confidence",
+            task_token=token,
+            requested_at="2026-03-01T12:00:00.000Z",
+            deadline="2026-03-02T12:00:00.000Z",
+        )
+    )
+    store.put(
+        records.ReviewRequest(
+            review_id="r0",
+            execution_arn=run.arn,
+            item={"id": "doc-0"},
+            reason="pii",
+            task_token="token-x",
+            status="decided",
+        )
+    )
     [review] = client.reviews.pending()
-    assert (review.review_id, review.reason, review.item) == ("r1", "low_ocr_confidence", {"id": "doc-1"})
+    assert (review.review_id, review.reason, review.item) == (
+        "r1",
+        "low_ocr_confidence",
+        {"id": "doc-1"},
+    )
     assert review.requested_at == NOW and review.deadline == NOW + timedelta(days=1)
     client.reviews.decide(review, decision="reject", reviewer="bo", comment="blurry scan")
     assert client.reviews.pending() == []
     stored = store.get("r1")
     assert stored.status == "decided" and stored.decision["reviewer"] == "bo"
     [line] = audit.list("doc-1")
-    assert (line.action, line.actor, line.reason, line.execution_arn) == ("submit", "bo", "blurry scan", run.arn)
+    assert (line.action, line.actor, line.reason, line.execution_arn) == (
+        "reject",
+        "bo",
+        "blurry scan",
+        run.arn,
+    )
     assert line.details["decision"]["decision"] == "reject"
     assert json.loads(fake_sfn.executions[run.arn].output or "null")["decision"] == "reject"

@@ -31,3 +31,15 @@ def test_cfn_lint_is_not_blind(template):
     found = _lint(render_yaml(broken))
     assert any(f.startswith(("E", "W")) for f in found), found
     assert any("DeletionPolicy" in f for f in found), found
+
+
+@pytest.mark.slow
+def test_suppressed_check_hides_only_the_succeed_query_language_gap(template):
+    """Without the suppression, cfn-lint reports only E3601 on Succeed.QueryLanguage."""
+    bare = copy.deepcopy(template)
+    suppressed = [lid for lid, r in bare["Resources"].items() if r.pop("Metadata", None)]
+    found = _lint(render_yaml(bare))
+    if not suppressed:
+        assert found == []
+        return
+    assert found and all(f.startswith("E3601") and "QueryLanguage" in f for f in found), found

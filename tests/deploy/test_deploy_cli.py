@@ -58,7 +58,7 @@ def test_apply_rejects_malformed_parameters(runner):
     assert "KEY=VALUE" in result.output
 
 
-def test_apply_without_credentials_or_stack_fails_cleanly(runner, tmp_path, monkeypatch):
+def test_first_apply_without_an_artifact_fails_cleanly(runner, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     for key, value in {"AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "x"}.items():
         monkeypatch.setenv(key, value)

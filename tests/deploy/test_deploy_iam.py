@@ -162,3 +162,45 @@ def test_checker_also_reads_managed_policies(template):
     policy = bad["Resources"]["ReviewerPolicy"]["Properties"]["PolicyDocument"]
     policy["Statement"][0]["Action"] = ["lambda:*"]
     assert any(v.startswith("ReviewerPolicy/") for v in find_violations(bad))
+
+
+def test_trust_policies(template):
+    trusts = {
+        lid: r["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]
+        for lid, r in resources_of(template, "AWS::IAM::Role").items()
+    }
+    ingestion = trusts["IngestionStateMachineRole"]
+    assert ingestion["Principal"] == {"Service": "states.amazonaws.com"}
+    assert (
+        "stateMachine:kbflow-${Stage}-ingestion"
+        in ingestion["Condition"]["ArnLike"]["aws:SourceArn"][0]["Fn::Sub"]
+    )
+    assert trusts["SchedulerRole"]["Condition"]["StringEquals"]["aws:SourceAccount"] == {
+        "Ref": "AWS::AccountId"
+    }
+    assert trusts["FetchDocumentFunctionRole"]["Principal"] == {"Service": "lambda.amazonaws.com"}
+    assert "Condition" not in trusts["FetchDocumentFunctionRole"]
+
+
+def _resolved_size(document: Any) -> int:
+    """Policy size with every intrinsic replaced by a long ARN (IAM counts the resolved text)."""
+    arn = "arn:aws:lambda:ap-southeast-2:123456789012:function:" + "x" * 64 + ":*"
+
+    def resolve(value: Any) -> Any:
+        if isinstance(value, dict):
+            if {"Ref", "Fn::GetAtt", "Fn::Sub"} & set(value):
+                return arn
+            return {k: resolve(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [resolve(v) for v in value]
+        return value
+
+    return len(json.dumps(resolve(document), separators=(",", ":")))
+
+
+def test_inline_policies_stay_under_the_iam_role_quota(template):
+    for lid, res in resources_of(template, "AWS::IAM::Role").items():
+        size = sum(_resolved_size(p["PolicyDocument"]) for p in res["Properties"]["Policies"])
+        assert size < 10_240, (
+            f"{lid}: inline policies {size} characters, IAM allows 10,240 per role"
+        )

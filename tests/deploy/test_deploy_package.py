@@ -127,3 +127,44 @@ def test_real_pip_fetches_a_manylinux_cp312_wheel(tmp_path):
     names = zipfile.ZipFile(report.path).namelist()
     compiled = [n for n in names if n.startswith("charset_normalizer/") and n.endswith(".so")]
     assert compiled and all("cpython-312-x86_64-linux-gnu" in n for n in compiled), compiled
+
+
+_IMPORT_CHECK = """
+import importlib, importlib.metadata, re, sys
+excluded = set(sys.argv[1].split(","))
+norm = lambda n: re.sub(r"[-_.]+", "-", n).lower()
+blocked = {mod for mod, dists in importlib.metadata.packages_distributions().items()
+           if any(norm(d) in excluded for d in dists)}
+class Blocker:
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in blocked:
+            raise ImportError("not in the Lambda bundle: " + name)
+sys.meta_path.insert(0, Blocker())
+for module in sys.argv[2].split(","):
+    importlib.import_module(module)
+print(len(blocked))
+"""
+
+
+def test_handlers_import_without_the_excluded_distributions():
+    """Every handler module imports with the distributions left out of the bundle blocked."""
+    import subprocess
+    import sys
+
+    runtime = {"boto3", "botocore", "s3transfer"}  # the Lambda runtime has these
+    modules = {fn.handler.split(":")[0] for fn in FUNCTIONS}
+    modules.add("kbflow.tasks.handlers.decision_endpoint")
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            _IMPORT_CHECK,
+            ",".join(sorted(EXCLUDED - runtime)),
+            ",".join(sorted(modules)),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert int(proc.stdout.strip()) >= 6  # click, rich, yaml, stepfunctions, statelint, jsonata...

@@ -133,3 +133,31 @@ def test_mock_config_validation() -> None:
     with pytest.raises(ConfigurationError, match="bad invocation key"):
         MockConfig.from_document({"MockedResponses": {"X": {"a-b": {"Return": 1}}}})
 
+
+
+def test_nested_execution_calls_back_with_the_parent_token(engine: Engine) -> None:
+    engine.register_function("approve", lambda event, ctx: engine.send_task_success(
+        event["token"], {"approved_by": "child"}))
+    child = engine.create_state_machine("review", {"StartAt": "A", "States": {"A": {
+        "Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
+        "Parameters": {"FunctionName": "approve", "Payload.$": "$"}, "End": True}}})
+    parent = engine.create_state_machine("ingest", {"StartAt": "Review", "States": {"Review": {
+        "Type": "Task", "Resource": "arn:aws:states:::states:startExecution.waitForTaskToken",
+        "Parameters": {"StateMachineArn": child, "Input": {"token.$": "$$.Task.Token"}},
+        "End": True}}})
+    arn = engine.start_execution(parent, {})
+    described = engine.wait(arn, timeout=10)
+    assert json.loads(described["Output"]) == {"approved_by": "child"}
+    children = engine.list_executions(child)
+    assert children[0]["status"] == "SUCCEEDED"
+
+
+def test_timeout_seconds_path_must_be_a_positive_integer(engine: Engine) -> None:
+    from engine_helpers import run_machine
+
+    described, _ = run_machine(engine, {"StartAt": "T", "States": {"T": {
+        "Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
+        "TimeoutSecondsPath": "$.t", "Parameters": {"FunctionName": "f"}, "End": True}}},
+        {"t": "soon"})
+    assert described["Error"] == "States.Runtime"
+    assert "TimeoutSecondsPath" in described["Cause"]

@@ -41,7 +41,8 @@ def test_choice_rules(engine: Engine) -> None:
     # a comparison over a missing path is a States.Runtime error, as on AWS
     missing, _ = run_machine(engine, CHOICE, {"type": "Private"}, machine_name="cm")
     assert missing["Error"] == "States.Runtime"
-    assert missing["Cause"].endswith("Invalid path '$.name' : No results for path: $['name']")
+    assert missing["Cause"].endswith("Invalid path '$.name': The choice state's condition path "
+                                     "references an invalid value.")
     assert event_types(history)[-2:] == ["FailStateEntered:DefaultState", "ExecutionFailed"]
 
 

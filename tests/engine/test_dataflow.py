@@ -123,3 +123,36 @@ def test_data_limit_exceeded(engine: Engine) -> None:
     assert described["Error"] == "States.DataLimitExceeded"
     assert described["Cause"] == ("The state/task 'A' returned a result with a size exceeding "
                                   "the maximum number of bytes service limit.")
+
+
+def test_jsonata_task_and_map_fields(engine: Engine) -> None:
+    engine.register_function("double", lambda event, ctx: event["n"] * 2)
+    described, history = run_machine(engine, {"QueryLanguage": "JSONata", "StartAt": "M",
+                                              "States": {"M": {
+        "Type": "Map", "Items": "{% $states.input.values %}",
+        "MaxConcurrency": "{% $states.input.conc %}",
+        "ItemSelector": {"n": "{% $states.context.Map.Item.Value %}",
+                         "i": "{% $states.context.Map.Item.Index %}"},
+        "ItemProcessor": {"StartAt": "T", "States": {"T": {
+            "Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
+            "Arguments": {"FunctionName": "double", "Payload": {"n": "{% $states.input.n %}"}},
+            "TimeoutSeconds": "{% 10 * 2 %}",
+            "Output": "{% $states.result.Payload + $states.input.i %}", "End": True}}},
+        "Output": {"sum": "{% $sum($states.result) %}"}, "End": True}}},
+        {"values": [1, 2, 3], "conc": 2})
+    assert json.loads(described["Output"]) == {"sum": 2 + 5 + 8}
+    scheduled = [e for e in history if e["type"] == "TaskScheduled"]
+    assert scheduled[0]["taskScheduledEventDetails"]["timeoutInSeconds"] == 20
+
+
+def test_jsonata_catch_error_output_and_assign(engine: Engine) -> None:
+    described, _ = run_machine(engine, {"QueryLanguage": "JSONata", "StartAt": "T", "States": {
+        "T": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
+              "Arguments": {"FunctionName": "missing"},
+              "Catch": [{"ErrorEquals": ["States.ALL"], "Next": "C",
+                         "Assign": {"failed": "{% $states.errorOutput.Error %}"},
+                         "Output": {"input": "{% $states.input %}"}}], "End": True},
+        "C": {"Type": "Pass", "Output": {"why": "{% $failed %}", "in": "{% $states.input %}"},
+              "End": True}}}, {"a": 1})
+    assert json.loads(described["Output"]) == {"why": "Lambda.ResourceNotFoundException",
+                                               "in": {"input": {"a": 1}}}

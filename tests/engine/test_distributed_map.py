@@ -101,8 +101,9 @@ def test_batcher_and_result_writer(dengine: Engine, store: InMemoryObjectStore) 
     [succeeded] = manifest["ResultFiles"]["SUCCEEDED"]
     results = json.loads(store.get_object("out", succeeded["Key"]))
     outputs = sorted((json.loads(r["Output"]) for r in results), key=lambda b: b["Items"])
-    assert outputs == [{"run": "r1", "Items": [1, 2]}, {"run": "r1", "Items": [3, 4]},
-                       {"run": "r1", "Items": [5]}]
+    batch = {"run": "r1"}
+    assert outputs == [{"BatchInput": batch, "Items": [1, 2]},
+                       {"BatchInput": batch, "Items": [3, 4]}, {"BatchInput": batch, "Items": [5]}]
 
 
 def test_tolerated_failures(dengine: Engine) -> None:

@@ -99,3 +99,15 @@ def test_history_listener_sees_every_event(clock: VirtualClock) -> None:
         arn = eng.start_execution(sm, {})
         eng.wait(arn, timeout=10)
         assert [t for a, t in seen if a == arn] == [e["type"] for e in eng.history(arn)]
+
+
+@pytest.mark.parametrize("parameters", [
+    {"a.$": "$..[bad"},
+    {"a.$": "States.Format("},
+    {"a.$": "States.NoSuchFunction(1)"},
+])
+def test_uncompilable_expressions_are_definition_errors(engine: Engine,
+                                                        parameters: dict[str, str]) -> None:
+    with pytest.raises(DefinitionError):
+        engine.create_state_machine("bad", {"StartAt": "P", "States": {"P": {
+            "Type": "Pass", "Parameters": parameters, "End": True}}})

@@ -193,3 +193,46 @@ def test_function_name_resolution(name: str) -> None:
     from kbflow.runtime.invoke import function_name_of
 
     assert function_name_of(name) == "fn"
+
+
+def test_function_timeout_is_sandbox_timedout(engine: Engine) -> None:
+    release = threading.Event()
+    engine.register_function("stuck", lambda e, c: release.wait(5), timeout_seconds=0.05)
+    try:
+        described, history = run_machine(engine, {"StartAt": "T", "States": {"T": {
+            "Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
+            "Parameters": {"FunctionName": "stuck"}, "End": True}}})
+    finally:
+        release.set()
+    assert described["Error"] == "Sandbox.Timedout"
+    assert "Task timed out after 0.05 seconds" in described["Cause"]
+
+
+def test_lambda_invoke_event_invocation_type(engine: Engine) -> None:
+    seen = threading.Event()
+    engine.register_function("bg", lambda e, c: seen.set())
+    described, _ = run_machine(engine, {"StartAt": "T", "States": {"T": {
+        "Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
+        "Parameters": {"FunctionName": "bg", "InvocationType": "Event"}, "End": True}}})
+    out = json.loads(described["Output"])
+    assert out["StatusCode"] == 202 and out["Payload"] == ""
+    assert seen.wait(5)
+
+
+def test_per_function_invoker(engine: Engine) -> None:
+    from kbflow.runtime.invoke import Invocation, LambdaFunction
+
+    class Recording:
+        def __init__(self) -> None:
+            self.events: list[str] = []
+
+        async def invoke(self, function: LambdaFunction, event_json: str) -> Invocation:
+            self.events.append(event_json)
+            return Invocation("req-1", payload={"via": "recording"})
+
+    recording = Recording()
+    engine.register_function("remote", lambda e, c: {"via": "thread"}, invoker=recording)
+    described, _ = run_machine(engine, {"StartAt": "T", "States": {"T": {
+        "Type": "Task", "Resource": FN + "remote", "End": True}}}, {"k": 1})
+    assert json.loads(described["Output"]) == {"via": "recording"}
+    assert json.loads(recording.events[0]) == {"k": 1}

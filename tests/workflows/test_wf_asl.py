@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from kbflow.errors import DefinitionError
 from kbflow.workflows.asl import (
@@ -145,7 +147,7 @@ def test_task_jsonata_fields() -> None:
 
 @pytest.mark.parametrize("field", ["parameters", "result_selector", "input_path", "result_path"])
 def test_jsonpath_field_in_jsonata_state_is_rejected(field: str) -> None:
-    value = "$.x" if field.endswith("path") else {"a": 1}
+    value: Any = "$.x" if field.endswith("path") else {"a": 1}
     with pytest.raises(DefinitionError) as info:
         Task("T", comment="c", resource=LAMBDA, query_language="JSONata", **{field: value})
     (problem,) = info.value.problems
@@ -233,7 +235,27 @@ def test_fail_error_path_and_cause_path() -> None:
 def test_fail_error_and_error_path_are_exclusive() -> None:
     with pytest.raises(DefinitionError) as info:
         Fail("F", comment="c", error="E", error_path="$.e", cause="x", cause_path="$.c")
-    assert [p.pointer for p in info.value.problems] == ["/States/F/Error", "/States/F/Cause"]
+    assert [p.pointer for p in info.value.problems] == [
+        "/States/F/ErrorPath",
+        "/States/F/CausePath",
+    ]
+
+
+def test_task_timeout_and_timeout_path_are_exclusive() -> None:
+    with pytest.raises(DefinitionError) as info:
+        Task(
+            "T",
+            comment="c",
+            resource=LAMBDA,
+            timeout_seconds=5,
+            timeout_seconds_path="$.t",
+            heartbeat_seconds=1,
+            heartbeat_seconds_path="$.h",
+        )
+    assert [p.pointer for p in info.value.problems] == [
+        "/States/T/TimeoutSecondsPath",
+        "/States/T/HeartbeatSecondsPath",
+    ]
 
 
 def test_state_machine_assembles_graph_with_catch_targets() -> None:

@@ -122,3 +122,13 @@ def test_schema_files_are_draft_2020_12(files: dict[str, str]) -> None:
     for name in ("ingestion", "reindex", "human-review"):
         schema = json.loads(files[f"schemas/{name}.input.json"])
         assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
+
+
+def test_invalid_input_schema_is_refused(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    good = FLOWS[2]
+    broken = Flow("odd", good.build, {"type": "no-such-type"})
+    monkeypatch.setattr(flows, "FLOWS", (broken,))
+    with pytest.raises(DefinitionError) as info:
+        write(tmp_path)
+    assert info.value.problems[0].pointer.startswith("schemas/odd.input.json#")
+    assert list(tmp_path.iterdir()) == []

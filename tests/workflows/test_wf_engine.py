@@ -276,11 +276,6 @@ def _ingestion_handlers() -> dict[str, Handler]:
     return handlers
 
 
-@pytest.mark.xfail(
-    reason="engine puts BatchInput's fields at the top of each batch; AWS nests "
-    'them under "BatchInput" (the flow follows AWS)',
-    strict=False,
-)
 def test_ingestion_end_to_end() -> None:
     store_mod = pytest.importorskip("kbflow.runtime.objectstore")
     store = store_mod.InMemoryObjectStore()

@@ -34,6 +34,13 @@ def flow(request: pytest.FixtureRequest) -> tuple[str, dict[str, Any]]:
     return request.param, BUILDERS[request.param]()
 
 
+def _args(state: dict[str, Any]) -> dict[str, Any]:
+    """A task's payload template: ``Parameters`` (JSONPath) or ``Arguments`` (JSONata)."""
+    args = state.get("Parameters") or state.get("Arguments") or {}
+    assert isinstance(args, dict)
+    return args
+
+
 def _all(asl: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {name: state for _, name, state in states(asl)}
 
@@ -74,8 +81,7 @@ def test_lambda_tasks_use_catalog_placeholders_and_jittered_retry(
     ]
     assert tasks
     for ptr, state in tasks:
-        args = state.get("Parameters") or state.get("Arguments")
-        placeholder = args["FunctionName"]
+        placeholder = _args(state)["FunctionName"]
         assert placeholder.startswith("${") and placeholder[2:-1] in known, ptr
         transient = [r for r in state["Retry"] if set(r["ErrorEquals"]) >= TRANSIENT]
         assert transient, ptr
@@ -100,12 +106,10 @@ def test_static_payloads_carry_the_task_inputs_required_fields(
     """Payload templates given as objects must name every field the task's input schema requires."""
     checked = 0
     for ptr, _, state in states(flow[1]):
-        payload = (state.get("Parameters") or state.get("Arguments") or {}).get("Payload")
+        payload = _args(state).get("Payload")
         if state["Type"] != "Task" or not isinstance(payload, dict):
             continue
-        function = (state.get("Parameters") or state.get("Arguments"))["FunctionName"][
-            2 : -len("FunctionArn}")
-        ]
+        function = _args(state)["FunctionName"][2 : -len("FunctionArn}")]
         schema = _task_schema(function)
         if schema is None:
             continue

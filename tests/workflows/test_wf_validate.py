@@ -90,6 +90,11 @@ def _jsonata_a(d: dict[str, Any]) -> None:
     d["States"]["A"]["QueryLanguage"] = "JSONata"
 
 
+def _jsonpath_under_jsonata(d: dict[str, Any]) -> None:
+    d["QueryLanguage"] = "JSONata"
+    d["States"]["B"]["QueryLanguage"] = "JSONPath"
+
+
 def _add_state(name: str, state: dict[str, Any]) -> Mutation:
     return lambda d: d["States"].__setitem__(name, state)
 
@@ -195,10 +200,7 @@ CASES: list[tuple[str, Mutation, str, str]] = [
     ),
     (
         "JSONPath state under a JSONata machine",
-        lambda d: (
-            d.update(QueryLanguage="JSONata"),
-            d["States"]["B"].update(QueryLanguage="JSONPath"),
-        ),
+        lambda d: _jsonpath_under_jsonata(d),
         "/States/B/QueryLanguage",
         "kbflow",
     ),
@@ -363,3 +365,29 @@ def test_conformance_definitions_pass_schema_and_semantic_checks(shared_dir: Pat
         if problems:
             rejected[path.name] = problems
     assert rejected == {}
+
+
+def test_statelint_state_and_field_locations() -> None:
+    d = {
+        "StartAt": "A",
+        "States": {"A": {"Type": "Pass", "End": True, "Bogus": 1}, "B": {"Type": "Succeed"}},
+    }
+    pointers = {p.pointer for p in statelint_problems(d)}
+    assert "/States/B" in pointers  # "No transition found to state State Machine.B"
+    assert "/States/A/Bogus" in pointers  # 'Field "Bogus" not allowed in State Machine.States.A'
+    merged = validate(d)
+    assert [p.source for p in merged if p.pointer == "/States/A/Bogus"] == ["schema"]
+    assert [p.source for p in merged if p.pointer == "/States/B"] == ["kbflow"]
+
+
+def test_jsonata_syntax_is_checked_only_in_jsonata_states() -> None:
+    d = _base()
+    d["States"]["A"] = {
+        "Type": "Pass",
+        "QueryLanguage": "JSONata",
+        "Next": "B",
+        "Output": {"x": "{% $states.input.( %}", "ok": "{% $states.input %}"},
+    }
+    d["States"]["B"] = {"Type": "Pass", "Parameters": {"literal": "{% ( %}"}, "End": True}
+    problems = [p for p in semantic_problems(d) if "JSONata expression" in p.message]
+    assert [p.pointer for p in problems] == ["/States/A/Output/x"]

@@ -268,13 +268,12 @@ def fuse(
     With ``alpha=None`` the weight adapts to the query (:func:`adaptive_alpha`): when the best
     lexical chunk contains all the query's words, BM25 is strong evidence and gets weight 1.0
     (the vector side then only orders what BM25 did not find); when it contains none, the
-    vector side gets
-    ``1 - MIN_ALPHA``. Measured on 165 real Debian
-    HTML and text documents (2,042 chunks) with known-item queries of 12, 6 and 4 sampled words,
-    MRR@10 was: adaptive convex 0.881 and 0.850 (12 words, two samples), 0.774 (6), 0.679 (4);
-    lexical 0.881, 0.842, 0.761, 0.670; vector 0.680, 0.614, 0.459, 0.337; convex with a fixed
-    alpha of 0.5 0.847, 0.804, 0.687, 0.563; RRF 0.806, 0.749, 0.617, 0.489. Adaptive convex was
-    the only fusion tried that never ranked below its better half.
+    vector side gets ``1 - MIN_ALPHA``. Measured on 165 real Debian HTML and text documents
+    (2,042 chunks) with known-item queries of 12, 6 and 4 sampled words, MRR@10 was: adaptive
+    convex 0.881 and 0.850 (12 words, two samples), 0.774 (6), 0.679 (4); lexical 0.881, 0.842,
+    0.761, 0.670; vector 0.680, 0.614, 0.459, 0.337; convex with a fixed alpha of 0.5 0.847,
+    0.804, 0.687, 0.563; RRF 0.806, 0.749, 0.617, 0.489. Adaptive convex was the only fusion
+    tried that never ranked below its better half.
 
     With ``dedupe`` the lists are first collapsed to their best chunk per document and documents
     are fused; a document's hit is its best lexical chunk, or its best vector chunk when BM25 did

@@ -151,24 +151,28 @@ class LocalIndex:
         self._lock = threading.RLock()
         self._conn: Any = None
         self._pid = -1
+        self.dimension: int | None = None
+        """Vector length, once known."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self._write() as conn:
             for statement in _SCHEMA:
                 conn.execute(statement)
-            self.dimension = self._settle_meta(
+            dim = self._settle_meta(
                 conn, "dimension", None if dimension is None else str(dimension)
             )
             self.model_id = self._settle_meta(conn, "model_id", model_id)
+            """The embedder id the vectors came from, when one was given."""
             self._settle_meta(conn, "schema_version", SCHEMA_VERSION)
-            if self.dimension is not None:
-                self._create_vec_table(conn, int(self.dimension))
+            if dim is not None:
+                self.dimension = int(dim)
+                self._create_vec_table(conn, self.dimension)
 
     # -- connection and transactions -------------------------------------------------------
 
     def _connection(self) -> Any:
         if self._conn is None or self._pid != os.getpid():
             # A connection must not cross fork(); a child opens its own.
-            self._conn = _connect(self.path, self._busy_timeout)
+            self._conn = self._guard(_connect, self.path, self._busy_timeout)
             self._pid = os.getpid()
         return self._conn
 
@@ -180,10 +184,11 @@ class LocalIndex:
             self._guard(conn.execute, "BEGIN IMMEDIATE")
             try:
                 yield conn
+                self._guard(conn.execute, "COMMIT")
             except BaseException:
-                conn.execute("ROLLBACK")
+                if conn.in_transaction:  # SQLite may already have rolled back (e.g. disk full)
+                    conn.execute("ROLLBACK")
                 raise
-            self._guard(conn.execute, "COMMIT")
 
     @contextmanager
     def _read(self) -> Iterator[Any]:
@@ -222,15 +227,22 @@ class LocalIndex:
 
     def upsert(self, doc: IndexedDocument, chunks: Sequence[ChunkRecord], vectors: Any) -> None:
         """Replace ``doc``'s chunks in one transaction (see :meth:`Index.upsert`)."""
-        matrix = as_matrix(vectors, rows=len(chunks), dimension=self._dim_or_none())
+        matrix = as_matrix(vectors, rows=len(chunks), dimension=self._known_dimension())
         with self._write() as conn:
             if self.dimension is None and len(chunks):
-                self.dimension = self._settle_meta(conn, "dimension", str(matrix.shape[1]))
+                self._settle_meta(conn, "dimension", str(matrix.shape[1]))
                 self._create_vec_table(conn, matrix.shape[1])
             self._guard(self._replace, conn, doc, chunks, matrix)
+        if self.dimension is None and len(chunks):
+            self.dimension = int(matrix.shape[1])  # only once the transaction that set it commits
 
-    def _dim_or_none(self) -> int | None:
-        return None if self.dimension is None else int(self.dimension)
+    def _known_dimension(self) -> int | None:
+        """The dimension, re-read from the file if another process has set it since we opened."""
+        if self.dimension is None:
+            with self._read() as conn:
+                row = conn.execute("SELECT value FROM meta WHERE key = 'dimension'").fetchone()
+            self.dimension = None if row is None else int(row[0])
+        return self.dimension
 
     def _replace(
         self, conn: Any, doc: IndexedDocument, chunks: Sequence[ChunkRecord], matrix: Any
@@ -264,11 +276,12 @@ class LocalIndex:
                 (cursor.lastrowid, vector.tobytes()),
             )
 
-    def _delete_chunks(self, conn: Any, doc_id: str) -> None:
+    @staticmethod
+    def _delete_chunks(conn: Any, doc_id: str) -> None:
         ids = [
             (row[0],) for row in conn.execute("SELECT id FROM chunks WHERE doc_id = ?", (doc_id,))
         ]
-        if ids and self.dimension is not None:
+        if ids:  # chunks exist, so the vector table does too
             conn.executemany("DELETE FROM chunks_vec WHERE rowid = ?", ids)
         conn.execute("DELETE FROM chunks WHERE doc_id = ?", (doc_id,))
 
@@ -298,7 +311,9 @@ class LocalIndex:
         lexical = self._lexical(query_text, depth) if mode != "vector" else []
         if mode == "lexical":
             return (dedupe_hits(lexical) if dedupe else lexical)[:k]
-        vector = self._vector(as_query_vector(query_vector, dimension=self._dim_or_none()), depth)
+        vector = self._vector(
+            as_query_vector(query_vector, dimension=self._known_dimension()), depth
+        )
         if mode == "vector":
             return (dedupe_hits(vector) if dedupe else vector)[:k]
         return fuse(
@@ -397,7 +412,7 @@ class LocalIndex:
         return problems
 
     def _vector_problems(self, conn: Any) -> list[str]:
-        if self.dimension is None:
+        if self._known_dimension() is None:
             return []
         chunks = conn.execute("SELECT count(*) FROM chunks").fetchone()[0]
         vectors = conn.execute("SELECT count(*) FROM chunks_vec").fetchone()[0]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import socket
 from pathlib import Path
 from typing import Any
 
@@ -150,6 +151,16 @@ def test_wrong_vocabulary_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyP
     monkeypatch.setenv("KBFLOW_EMBEDDING_TOKENIZER", str(short))
     with pytest.raises(ConfigurationError, match="size 1000"):
         LocalEmbedder().count_tokens("x")
+
+
+def test_no_network_at_run_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(*args: object) -> None:
+        raise AssertionError(f"network access attempted: {args}")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    fresh = LocalEmbedder(threads=1)  # loads model and tokenizer from installed packages
+    assert fresh.embed(["offline"]).shape == (1, 384)
 
 
 def test_default_local_embedder_is_a_singleton() -> None:

@@ -11,6 +11,8 @@ from typing import Any
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from kbflow.errors import ConfigurationError
 from kbflow.tasks.adapters.index import (
     ChunkRecord,
@@ -162,6 +164,27 @@ def test_awkward_queries_never_raise(index: LocalIndex, query: str) -> None:
     assert index.stats()["chunks"] == 4
 
 
+@pytest.fixture(scope="module")
+def shared_index(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    ix = LocalIndex(tmp_path_factory.mktemp("prop") / "index.sqlite3", dimension=DIM)
+    ix.upsert(
+        _doc("a"),
+        [ChunkRecord(0, "Ünïcode text, quotes \" and 'operators' AND OR NOT")],
+        np.vstack([_vec(0)]),
+    )
+    yield ix
+    ix.close()
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=200))
+def test_any_query_text_is_safe(shared_index: LocalIndex, text: str) -> None:
+    hits = shared_index.search(text, _vec(1), k=3, mode="hybrid")
+    assert all(h.doc_id == "a" for h in hits)
+    match = fts_query(text)
+    assert match is None or all(part.startswith('"') for part in match.split(" OR "))
+
+
 def test_fts_query_quotes_every_term() -> None:
     assert (
         fts_query('He said "NEAR(x)" AND y*') == '"he" OR "said" OR "near" OR "x" OR "and" OR "y"'
@@ -234,7 +257,7 @@ def test_reopen_checks_dimension_and_model(tmp_path: Path) -> None:
     with LocalIndex(path, dimension=DIM, model_id="m1") as ix:
         ix.upsert(_doc("a"), [ChunkRecord(0, "persisted text")], np.vstack([_vec(1)]))
     with LocalIndex(path) as again:  # dimension and model come from the file
-        assert again.dimension == str(DIM) and again.model_id == "m1"
+        assert again.dimension == DIM and again.model_id == "m1"
         assert again.search("persisted", _vec(1), k=1)[0].doc_id == "a"
     with pytest.raises(ConfigurationError, match="dimension"):
         LocalIndex(path, dimension=4)
@@ -259,6 +282,20 @@ def test_verify_reports_inconsistencies(index: LocalIndex) -> None:
     problems = index.verify()
     assert any("without one" in p for p in problems)
     assert any("chunk count" in p for p in problems)
+
+
+def test_dimension_learnt_by_another_writer(tmp_path: Path) -> None:
+    path = tmp_path / "i.sqlite3"
+    with LocalIndex(path) as first, LocalIndex(path) as second:
+        broken = [ChunkRecord(0, "a"), ChunkRecord(0, "dup")]
+        with pytest.raises(SearchIndexError):
+            second.upsert(_doc("bad"), broken, np.ones((2, 5)))
+        assert second.dimension is None  # the failed transaction taught nothing
+        second.upsert(_doc("a"), [ChunkRecord(0, "learnt elsewhere")], np.vstack([_vec(4)]))
+        assert first.search("", _vec(4), k=1, mode="vector")[0].doc_id == "a"
+        assert first.dimension == DIM
+        with pytest.raises(ConfigurationError):
+            first.upsert(_doc("b"), [ChunkRecord(0, "x")], np.ones((1, 5)))
 
 
 def test_file_uses_wal(index: LocalIndex) -> None:

@@ -162,6 +162,28 @@ def test_docx_headings_lists_and_tables_in_order() -> None:
     assert result.text.index("## Limits") < result.text.index("Gold | 90 EUR")
 
 
+def test_docx_keeps_equations_and_text_boxes_once() -> None:
+    import docx
+    from docx.oxml import parse_xml
+
+    document = docx.Document()
+    paragraph = document.add_paragraph("Energy: ")
+    paragraph._p.append(parse_xml(
+        '<m:oMath xmlns:m="http://schemas.openxmlformats.org/officeDocument/2006/math">'
+        "<m:r><m:t>E=mc</m:t></m:r><m:sSup><m:e/><m:sup><m:r><m:t>2</m:t></m:r></m:sup>"
+        "</m:sSup></m:oMath>"))
+    box = document.add_paragraph()
+    box._p.append(parse_xml(
+        '<mc:AlternateContent xmlns:mc="http://schemas.openxmlformats.org/markup-compatibility/2006"'
+        ' xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main">'
+        "<mc:Choice Requires=\"wps\"><w:r><w:t>Boxed note</w:t></w:r></mc:Choice>"
+        "<mc:Fallback><w:r><w:t>Boxed note</w:t></w:r></mc:Fallback></mc:AlternateContent>"))
+    buffer = io.BytesIO()
+    document.save(buffer)
+    result = extract(buffer.getvalue(), media.DOCX)
+    assert result.text == "Energy: E=mc2\n\nBoxed note"
+
+
 def test_corrupt_docx_fails_extraction() -> None:
     data = docx_bytes(POLICY, title="t")
     with pytest.raises(ExtractionFailed):

@@ -12,6 +12,7 @@ from kbflow.tasks.core.evaluation import (
     mrr_at_k,
     reciprocal_rank,
     sample_queries,
+    span_matches,
 )
 
 
@@ -89,3 +90,32 @@ def test_evaluate_known_items() -> None:
     assert result.recall == pytest.approx(2 / 3)
     assert evaluate_known_items(lambda q: answers[q], queries, k=2).found == 1
     assert KnownItemResult(mrr=0.0, found=0, queries=0, k=10).recall == 0.0
+
+
+def test_reciprocal_rank_accepts_a_set_of_keys() -> None:
+    assert reciprocal_rank(["x", "b", "a"], {"a", "b"}) == pytest.approx(0.5)
+    assert reciprocal_rank(["x"], frozenset()) == 0.0
+    assert mrr_at_k([["a"], ["x", "c"]], [{"a"}, ("b", "c")]) == pytest.approx(0.75)
+
+
+def test_span_matches_finds_verbatim_copies() -> None:
+    docs = {
+        "manual.html": "Install the  package\nwith apt, then run it.",
+        "manual.txt": "Install the package with apt, then run it.",
+        "other.txt": "Run it twice.",
+    }
+    queries = {"manual.html": "the package with apt", "other.txt": "Run it twice."}
+    assert span_matches(docs, queries) == {
+        "manual.html": frozenset({"manual.html", "manual.txt"}),
+        "other.txt": frozenset({"other.txt"}),
+    }
+    ranked = {
+        "the package with apt": ["manual.txt", "manual.html"],
+        "Run it twice.": ["x", "other.txt"],
+    }
+    strict = evaluate_known_items(lambda q: ranked[q], queries)
+    lenient = evaluate_known_items(
+        lambda q: ranked[q], queries, acceptable=span_matches(docs, queries)
+    )
+    assert strict.mrr == pytest.approx((0.5 + 0.5) / 2)
+    assert lenient.mrr == pytest.approx((1.0 + 0.5) / 2) and lenient.found == 2

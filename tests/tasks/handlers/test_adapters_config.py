@@ -15,7 +15,7 @@ from kbflow.tasks.adapters.dynamo import DynamoManifest, SnsNotifier
 from kbflow.tasks.adapters.index import LocalIndex
 from kbflow.tasks.adapters.objectstore import LocalObjectStore, S3ObjectStore
 from kbflow.tasks.adapters.stores import SqliteManifest
-from kbflow.tasks.catalog import TABLES
+from kbflow.tasks.catalog import AWS_ENVIRONMENT, TABLES
 from kbflow.tasks.handlers import ingestion as ing
 from moto import mock_aws
 
@@ -131,6 +131,7 @@ def test_aws_adapters_run_the_document_chain(
             "KBFLOW_WORK_BUCKET": "kbflow-work",
             "KBFLOW_NOTIFY_TOPIC_ARN": boto3.client("sns").create_topic(Name="t")["TopicArn"],
         }
+        assert set(env) <= set(AWS_ENVIRONMENT)  # the deploy stack sets all of them
         bundle = config.aws_adapters(
             env, embedder_=HashEmbedder(), index_=LocalIndex(tmp_path / "index.sqlite3")
         )

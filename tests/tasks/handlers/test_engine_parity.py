@@ -93,3 +93,97 @@ def test_named_errors_surface_as_the_same_error_name(
     assert through["Status"] == "FAILED"
     assert through["Error"] == type(direct.value).__name__ == "Kbflow.InvalidInput"
     assert "/source/uri" in through["Cause"]
+
+
+def _wait_for_review(adapters: Adapters, execution_arn: str) -> Any:
+    import time
+
+    for _ in range(400):
+        found = [r for r in adapters.reviews.list() if r.execution_arn == execution_arn]
+        if found:
+            return found[0]
+        time.sleep(0.025)
+    raise AssertionError("no review request was stored")
+
+
+@pytest.mark.parametrize(
+    ("decision", "applied"),
+    [
+        ({"decision": "approve", "reviewer": "ann", "comment": "fine"}, "kept"),
+        (
+            {"decision": "edit", "reviewer": "cy", "edits": {"text": "# Memo\n\nShort."}},
+            "reindexed",
+        ),
+    ],
+)
+def test_human_review_definition_runs_with_these_handlers(
+    engine: Engine, adapters: Adapters, decision: dict[str, Any], applied: str
+) -> None:
+    definition = Path(__file__).resolve().parents[3] / "definitions" / "human-review.asl.json"
+    arn = engine.create_state_machine(
+        "kbflow-human-review", definition.read_text(), substitutions=catalog.substitutions()
+    )
+    started = engine.start_execution(
+        arn, {"item": {"id": "d1", "key": "memo.md", "run_id": "r"}, "reason": "pii"}
+    )
+    execution_arn = started if isinstance(started, str) else started["executionArn"]
+    request = _wait_for_review(adapters, execution_arn)
+    engine.send_task_success(request.task_token, decision)
+    result = engine.wait(execution_arn, timeout=60)
+    assert result["Status"] == "SUCCEEDED", result
+    output = json.loads(result["Output"])
+    assert output["decision"] == decision["decision"] and output["applied"]["applied"] == applied
+    audit = adapters.audit.list("d1")
+    assert [(a.action, a.actor) for a in audit] == [(decision["decision"], decision["reviewer"])]
+    assert audit[0].execution_arn == execution_arn
+    assert adapters.reviews.get(request.review_id).status == "decided"  # type: ignore[union-attr]
+
+
+def _ingest_on_engine(engine: Engine, source_dir: Path, **options: Any) -> dict[str, Any]:
+    definitions = Path(__file__).resolve().parents[3] / "definitions"
+    arn = engine.create_state_machine(
+        "kbflow-ingestion",
+        (definitions / "ingestion.asl.json").read_text(),
+        substitutions=catalog.substitutions(),
+    )
+    started = engine.start_execution(
+        arn, {"source": {"uri": source_dir.as_uri()}, "options": options}
+    )
+    execution_arn = started if isinstance(started, str) else started["executionArn"]
+    return engine.wait(execution_arn, timeout=120)
+
+
+def test_ingestion_definition_runs_with_these_handlers(
+    engine: Engine, adapters: Adapters, source_dir: Path, tmp_path: Path
+) -> None:
+    from kbflow.tasks.core import samples
+
+    (source_dir / "policy.md").write_text("# Policy\n\nLoans up to 50000 EUR for ten years.")
+    (source_dir / "guide.html").write_bytes(samples.html_bytes("# Guide\n\nSavings.", title="G"))
+    (source_dir / "broken.pdf").write_bytes(b"%PDF-1.4 not really")
+    (source_dir / "empty.txt").write_bytes(b"")
+    (tmp_path / "secret.txt").write_text("outside")
+    (source_dir / "escape.txt").symlink_to(tmp_path / "secret.txt")
+    first = _ingest_on_engine(engine, source_dir, review_pii=False)
+    assert first["Status"] == "SUCCEEDED", first
+    assert adapters.index.stats()["documents"] == 2
+    run_id = json.loads(first["Output"])["run_id"]
+    stages = {
+        r.key.rsplit("/", 1)[-1]: (r.error, r.stage)
+        for r in adapters.quarantine.list_for_run(run_id)
+    }
+    assert stages == {
+        "broken.pdf": ("Kbflow.ExtractionFailed", "extract"),
+        "empty.txt": ("Kbflow.EmptyDocument", "fetch"),
+        "escape.txt": ("Kbflow.SourceAccessDenied", "fetch"),
+    }
+    (source_dir / "guide.html").unlink()
+    second = _ingest_on_engine(engine, source_dir, review_pii=False)
+    assert second["Status"] == "SUCCEEDED", second
+    assert adapters.index.stats()["documents"] == 1
+    summary = json.loads(
+        adapters.objects.get_object(
+            "work", f"runs/{json.loads(second['Output'])['run_id']}/summary.json"
+        )
+    )
+    assert (summary["unchanged"], summary["removed"]) == (1, ["guide.html"])

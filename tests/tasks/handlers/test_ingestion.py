@@ -411,3 +411,30 @@ def test_embedding_service_errors_are_transient(
         h.embed_chunks(doc, context)
     assert type(info.value).__name__ == "Kbflow.TransientStoreError"
     assert isinstance(info.value.__cause__, EmbeddingError)
+
+
+def test_run_id_cannot_steer_work_store_keys(source_dir: Path, context: FakeLambdaContext) -> None:
+    (source_dir / "a.md").write_text(DOC)
+    plan = h.plan_ingestion({"source": {"uri": source_dir.as_uri()}}, context)
+    with pytest.raises(InvalidInput, match="/run_id"):
+        h.fetch_document(
+            {**plan, "run_id": "../../etc", "key": plan["source"]["prefix"] + "a.md"}, context
+        )
+
+
+@pytest.mark.parametrize(
+    ("event", "expected"),
+    [
+        ({"run_id": "nightly-2026.11.24"}, "nightly-2026.11.24"),
+        ({"run_id": "../../etc"}, "etc"),
+        (
+            {"execution_arn": "arn:aws:states:us-east-1:1:execution:kbflow-ingestion:run ü/1"},
+            "run---1",
+        ),
+    ],
+)
+def test_run_ids_are_safe_key_segments(event: dict[str, Any], expected: str) -> None:
+    from kbflow.tasks.core.ingest import run_id_from
+
+    assert run_id_from(event) == expected
+    assert len(run_id_from({})) == 32

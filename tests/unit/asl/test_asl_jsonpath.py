@@ -65,7 +65,11 @@ def test_definite_paths_return_the_value(path: str, expected: Any) -> None:
         ("$.items[?(@.x != 1)].x", [5, 3, "7"]),
         ("$.items[?(@.x < 3)].x", [1]),
         ("$.items[?(@.x <= 3)].x", [1, 3]),
-        ("$.items[?(@.x == '7')].x", ["7"]),  # no coercion between string and number
+        ("$.items[?(@.x == '7')].x", ["7"]),
+        ("$.items[?(@.x == '5')].x", [5]),  # Jayway: a number equals a string of its value
+        ("$.items[?(@.x == 7)].x", ["7"]),
+        ("$.items[?(@.x != '5')].x", [1, 3, "7"]),
+        ("$.items[?(@.x < '2')].x", []),  # ordering never mixes kinds (1 < '2' is false)
         ("$.items[?(@.b)].x", [1, 3, "7"]),  # existence test
         ("$.items[?(!@.b)].x", [5]),
         ("$.items[?(@.b == null)].x", ["7"]),
@@ -79,6 +83,7 @@ def test_definite_paths_return_the_value(path: str, expected: Any) -> None:
         ("$.items[?(@.x nin [1, 5])].x", [3, "7"]),
         ("$.items[?(@.x in $.a.b)].x", [1]),
         ("$.items[?(@.nope in [1])].x", []),
+        ("$.items[?(@.nope != @.other)].x", [1, 5, 3, "7"]),
         ("$..c", [3]),
         ("$..b", [[1, 2, {"c": 3}], 2, "q", None]),
         ("$.missing[*]", []),
@@ -118,6 +123,21 @@ def test_missing_definite_path_raises_path_not_found(path: str, normalized: str)
     assert info.value.path == path
     assert info.value.normalized == normalized
     assert info.value.detail == f"No results for path: {normalized}"
+
+
+@pytest.mark.parametrize(
+    ("path", "detail"),
+    [
+        ("$.nope.x", "Missing property in path $['nope']"),
+        ("$.a.nope.x.y", "Missing property in path $['a']['nope']"),
+        ("$.a.a.b", "Missing property in path $['a']['a']"),
+        ("$.a.b[0].nope", "No results for path: $['a']['b'][0]['nope']"),
+    ],
+)
+def test_missing_intermediate_property_is_worded_as_jayway(path: str, detail: str) -> None:
+    with pytest.raises(PathNotFound) as info:
+        compile_path(path).get(DATA)
+    assert info.value.detail == detail
 
 
 @pytest.mark.parametrize(
@@ -295,6 +315,32 @@ BOOKS = STORE["store"]["book"]
 )
 def test_jayway_readme_examples(path: str, expected: Any) -> None:
     assert compile_path(path).get(STORE) == expected
+
+
+SCAN_DOC: dict[str, Any] = {
+    "k": 0,
+    "l": [{"k": 1, "x": "a"}, {"x": "b"}, [{"k": 2, "x": "c"}], 5],
+    "o": {"k": 3, "m": {"x": "d"}},
+}
+
+
+@pytest.mark.parametrize(
+    ("path", "expected"),
+    [
+        # A filter scan tests every object once (itself included), never twice.
+        ("$..[?(@.k)]", [SCAN_DOC, SCAN_DOC["l"][0], SCAN_DOC["l"][2][0], SCAN_DOC["o"]]),
+        ("$..[?(@.k > 1)].x", ["c"]),
+        ("$..[0]", [SCAN_DOC["l"][0], SCAN_DOC["l"][2][0]]),
+        # Jayway quirk: a non-final index under '..' applies the rest to every element.
+        ("$..[0].x", ["a", "b", "c"]),
+        ("$..x", ["a", "b", "c", "d"]),
+        ("$..['k','x']", [{"k": 1, "x": "a"}, {"k": 2, "x": "c"}]),
+        ("$..['k','x'].y", []),
+        ("$..*.x", ["a", "b", "c", "d"]),
+    ],
+)
+def test_deep_scan_follows_jayway(path: str, expected: Any) -> None:
+    assert compile_path(path).get(SCAN_DOC) == expected
 
 
 def test_jayway_readme_deep_wildcard_counts_every_node() -> None:

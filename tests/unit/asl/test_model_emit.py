@@ -92,9 +92,34 @@ def machines(draw: st.DrawFn) -> dict[str, Any]:
     return doc
 
 
+@st.composite
+def jsonata_machines(draw: st.DrawFn) -> dict[str, Any]:
+    count = draw(st.integers(1, 4))
+    names_ = [f"J{i}" for i in range(count)]
+    states: dict[str, Any] = {}
+    for i, name in enumerate(names_):
+        state: dict[str, Any] = {"Type": "Pass"}
+        if draw(st.booleans()):
+            state["Output"] = draw(json_values | st.just("{% $states.input %}"))
+        if draw(st.booleans()):
+            state["Assign"] = {draw(names): draw(json_values | st.just("{% 1 + 2 %}"))}
+        if i + 1 < count:
+            state["Next"] = names_[i + 1]
+        else:
+            state["End"] = True
+        states[name] = state
+    return {"QueryLanguage": "JSONata", "StartAt": names_[0], "States": states}
+
+
 @settings(max_examples=150, deadline=None)
 @given(machines())
 def test_round_trip_property(doc: dict[str, Any]) -> None:
+    assert emit(parse(doc)) == doc
+
+
+@settings(max_examples=60, deadline=None)
+@given(jsonata_machines())
+def test_round_trip_property_jsonata(doc: dict[str, Any]) -> None:
     assert emit(parse(doc)) == doc
 
 
