@@ -6,7 +6,7 @@ import asyncio
 import json
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from kbflow.errors import StatesError
@@ -30,7 +30,9 @@ _RETRIABLE_STATES: Final = frozenset({"Task", "Parallel", "Map"})
 
 def iso_time(when: datetime) -> str:
     """AWS's context-object timestamp format: ``2024-03-06T10:29:14.123Z``."""
-    return when.strftime("%Y-%m-%dT%H:%M:%S.") + f"{when.microsecond // 1000:03d}Z"
+    if when.utcoffset():
+        when = when.astimezone(UTC)
+    return when.replace(tzinfo=None).isoformat(timespec="milliseconds") + "Z"
 
 
 @dataclass(slots=True)

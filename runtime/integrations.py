@@ -193,6 +193,8 @@ async def run_service_task(call: TaskCall, work: Any) -> JSON:
                                          "outputDetails": NOT_TRUNCATED})
             return await call.run.host.tokens.wait(call, base)
         except StatesError as err:
+            if call.token is not None:
+                call.run.host.tokens.close(call.token)
             if err.error == "States.HeartbeatTimeout":
                 raise
             call.event("TaskFailed", {**base, "error": err.error, "cause": err.cause}
@@ -288,7 +290,10 @@ class TaskTokens:
     def new_token(self, run: Run) -> str:
         """Issue a token for a ``.waitForTaskToken`` task of ``run``."""
         token = secrets.token_urlsafe(48)
-        self._pending[token] = _Pending(run)
+        # The future exists from the start: a callback may arrive before the task waits
+        # (e.g. a nested execution that answers at once).
+        loop = asyncio.get_running_loop()
+        self._pending[token] = _Pending(run, loop.create_future(), asyncio.Event())
         return token
 
     async def wait(self, call: TaskCall, base: Mapping[str, JSON]) -> JSON:
@@ -296,9 +301,6 @@ class TaskTokens:
         token = call.token
         assert token is not None
         pending = self._pending[token]
-        loop = asyncio.get_running_loop()
-        pending.future = loop.create_future()
-        pending.beat = asyncio.Event()
         pending.base = base
         try:
             with call.run.host.clock.busy():
@@ -337,13 +339,19 @@ class TaskTokens:
                 cause: str | None = None, success: bool = True) -> None:
         """Complete the task of ``token`` (called on the engine loop)."""
         pending = self._get(token)
-        if pending.future is None:
+        if pending.future is None or pending.future.done():
             raise TaskTimedOut("Task Timed Out")
         pending.closed = "done"
         if success:
             pending.future.set_result(output)
         else:
             pending.future.set_exception(StatesError(error or "", cause))
+
+    def close(self, token: str) -> None:
+        """Invalidate ``token`` (its task ended another way); later callbacks get TaskTimedOut."""
+        pending = self._pending.get(token)
+        if pending is not None and pending.closed is None:
+            pending.closed = "TaskTimedOut"
 
     def heartbeat(self, token: str) -> None:
         """Record a heartbeat for ``token`` (called on the engine loop)."""

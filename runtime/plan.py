@@ -8,8 +8,9 @@ history event names, so running a state does no parsing and no string building.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Final
 
 from .asl import model as m
 from .asl.emit import emit
@@ -17,6 +18,9 @@ from .asl.model import UNSET, Unset
 from .dataflow import Pipeline
 
 __all__ = ["MachinePlan", "StatePlan", "compile_machine"]
+
+# ``$states`` used as a whole or through ``.context`` (not just .input/.result/.errorOutput).
+_STATES_CONTEXT: Final = re.compile(r"\$states(?!\.(?:input|result|errorOutput)\b)")
 
 
 class StatePlan:
@@ -59,7 +63,7 @@ class StatePlan:
         shallow = {k: v for k, v in emit(state).items() if k not in ("Branches", "ItemProcessor",
                                                                     "Iterator")}
         text = json.dumps(shallow)
-        self.uses_context = "$$" in text or "$states" in text
+        self.uses_context = "$$" in text or _STATES_CONTEXT.search(text) is not None
         ql_name = "JSONata" if self.jsonata else "JSONPath"
         if isinstance(state, m.Parallel):
             self.children = tuple(_compile(b.start_at, b.states, b.query_language, ql_name)

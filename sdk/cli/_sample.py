@@ -26,16 +26,17 @@ def sample(directory: Path, force: bool, as_json: bool) -> None:
 
     Example: kbflow sample ./corpus && kbflow ingest ./corpus
     """
+    if directory.exists() and any(directory.iterdir()) and not force:
+        raise click.ClickException(f"{directory} is not empty; pass --force to write into it")
     try:
         from kbflow.tasks.core.samples import write_samples
-    except ImportError as exc:  # fpdf2/python-docx/Pillow live in the `local` extra
+
+        files = write_samples(directory)
+    except ModuleNotFoundError as exc:  # fpdf2/python-docx/Pillow live in the `local` extra
         raise click.ClickException(
             f"the sample corpus needs the local extra ({exc.name} is missing): "
             "pip install 'kbflow[local]'"
         ) from exc
-    if directory.exists() and any(directory.iterdir()) and not force:
-        raise click.ClickException(f"{directory} is not empty; pass --force to write into it")
-    files = write_samples(directory)
     if as_json:
         listing = [{"path": f.path, "media_type": f.media_type, "bytes": len(f.data),
                     "expect": f.expect, "pii": f.pii} for f in files]

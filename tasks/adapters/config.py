@@ -22,6 +22,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -256,6 +257,8 @@ def local_environ(
 _cache_lock = threading.Lock()
 _from_env: Adapters | None = None
 _installed: list[Adapters] = []
+_stack_lock = threading.Lock()
+_scoped: ContextVar[Adapters | None] = ContextVar("kbflow_adapters", default=None)
 
 
 def from_env() -> Adapters:
@@ -289,20 +292,42 @@ def reset_from_env() -> None:
 
 
 def current() -> Adapters:
-    """The installed bundle if any, else :func:`from_env`."""
-    return _installed[-1] if _installed else from_env()
+    """The bundle for this call.
+
+    In order: the bundle of the innermost :func:`use_adapters` block in this thread/context,
+    else the innermost one active in any thread (so engine worker threads see a bundle a test
+    or host installed around them), else :func:`install`'s, else :func:`from_env`.
+    """
+    scoped = _scoped.get()
+    if scoped is not None:
+        return scoped
+    with _stack_lock:
+        if _installed:
+            return _installed[-1]
+    return from_env()
 
 
 def install(adapters: Adapters) -> None:
     """Install ``adapters`` for this process (a host such as the CLI), replacing any installed."""
-    _installed[:] = [adapters]
+    with _stack_lock:
+        _installed[:] = [adapters]
 
 
 @contextmanager
 def use_adapters(adapters: Adapters) -> Iterator[Adapters]:
-    """Install ``adapters`` for the duration of a ``with`` block (tests, the CLI)."""
-    _installed.append(adapters)
+    """Use ``adapters`` for the duration of a ``with`` block (tests, hosts, per-call wrappers).
+
+    Safe when several threads use different bundles at once: each thread sees its own.
+    """
+    token = _scoped.set(adapters)
+    with _stack_lock:
+        _installed.append(adapters)
     try:
         yield adapters
     finally:
-        _installed.remove(adapters)
+        _scoped.reset(token)
+        with _stack_lock:
+            for i in range(len(_installed) - 1, -1, -1):
+                if _installed[i] is adapters:
+                    del _installed[i]
+                    break

@@ -202,17 +202,19 @@ def _session(path: Path, threads: int) -> onnxruntime.InferenceSession:
 
 
 @dataclass(frozen=True, slots=True)
-class _Loaded:
+class _PerProcess:
+    """An object built in process ``pid`` (onnxruntime sessions do not survive ``fork``)."""
+
     pid: int
-    tokenizer: tokenizers.Tokenizer
-    session: onnxruntime.InferenceSession
+    value: Any
 
 
 class LocalEmbedder:
     """all-MiniLM-L6-v2 (int8 ONNX) on onnxruntime: 384-d, mean pooling, no torch, no network.
 
-    The tokenizer and the onnxruntime session are created on first use (and again in a forked
-    child, since onnxruntime sessions do not survive ``fork``). Texts are tokenized once, sorted by
+    The tokenizer and the onnxruntime session are each created on first use (counting tokens
+    never loads the model), and again in a forked child, since onnxruntime sessions do not
+    survive ``fork``. Texts are tokenized once, sorted by
     length and run in batches padded only to their longest member.
 
     Args:
@@ -243,7 +245,9 @@ class LocalEmbedder:
         self._threads = threads or (int(env_threads) if env_threads else _available_cpus())
         self._batch_size = batch_size
         self._lock = threading.Lock()
-        self._loaded: _Loaded | None = None
+        self._tokenizer: _PerProcess | None = None
+        self._session: _PerProcess | None = None
+        self._inherited: list[_PerProcess] = []
 
     @property
     def dimension(self) -> int:
@@ -255,19 +259,32 @@ class LocalEmbedder:
         """``all-MiniLM-L6-v2-onnx-int8``."""
         return LOCAL_MODEL_ID
 
-    def _load(self) -> _Loaded:
-        loaded = self._loaded
-        if loaded is not None and loaded.pid == os.getpid():
-            return loaded
+    def _current(self, slot: str, build: Callable[[], Any]) -> Any:
+        """The object in ``slot`` if this process built it, else a fresh one (thread-safe)."""
+        held: _PerProcess | None = getattr(self, slot)
+        if held is not None and held.pid == os.getpid():
+            return held.value
         with self._lock:
-            if self._loaded is None or self._loaded.pid != os.getpid():
-                tok_path = self._tokenizer_path or default_tokenizer_path()
-                self._loaded = _Loaded(
-                    pid=os.getpid(),
-                    tokenizer=_load_tokenizer(tok_path),
-                    session=_session(self._model_path or default_model_path(), self._threads),
-                )
-            return self._loaded
+            held = getattr(self, slot)
+            if held is None or held.pid != os.getpid():
+                if held is not None:
+                    # Inherited through fork(): its thread pool is gone, so never destroy it here.
+                    self._inherited.append(held)
+                held = _PerProcess(os.getpid(), build())
+                setattr(self, slot, held)
+            return held.value
+
+    def _tokenizer_here(self) -> tokenizers.Tokenizer:
+        path = self._tokenizer_path or default_tokenizer_path()
+        tok: tokenizers.Tokenizer = self._current("_tokenizer", lambda: _load_tokenizer(path))
+        return tok
+
+    def _session_here(self) -> onnxruntime.InferenceSession:
+        path = self._model_path or default_model_path()
+        session: onnxruntime.InferenceSession = self._current(
+            "_session", lambda: _session(path, self._threads)
+        )
+        return session
 
     def count_tokens(self, text: str) -> int:
         """WordPiece tokens in ``text``, without [CLS]/[SEP] and without truncation.
@@ -278,7 +295,7 @@ class LocalEmbedder:
         Returns:
             The token count; compare with :attr:`max_input_tokens` to know what fits.
         """
-        tok = self._load().tokenizer
+        tok = self._tokenizer_here()
         return len(tok.encode(text, add_special_tokens=False).ids) if text else 0
 
     def tokenize(self, texts: Sequence[str]) -> list[list[int]]:
@@ -286,7 +303,7 @@ class LocalEmbedder:
 
         Truncation keeps the first 254 content tokens, as sentence-transformers does.
         """
-        tok = self._load().tokenizer
+        tok = self._tokenizer_here()
         cls_id, sep_id = tok.token_to_id("[CLS]"), tok.token_to_id("[SEP]")
         if cls_id is None or sep_id is None:
             raise ConfigurationError("the embedding tokenizer has no [CLS]/[SEP] tokens")
@@ -300,7 +317,7 @@ class LocalEmbedder:
         out = np.zeros((len(texts), LOCAL_DIMENSION), dtype=np.float32)
         if not texts:
             return out
-        session = self._load().session
+        session = self._session_here()
         ids = self.tokenize(texts)
         order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
         for start in range(0, len(order), self._batch_size):

@@ -17,9 +17,13 @@ import io
 import re
 import zipfile
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from kbflow.tasks.core.errors import DocumentTooLarge, ExtractionFailed
+
+if TYPE_CHECKING:
+    from docx.table import Table
+    from docx.text.paragraph import Paragraph
 
 __all__ = ["ZipLimits", "check_zip", "docx_to_text", "xml_text"]
 
@@ -128,11 +132,11 @@ def _block(item: object) -> tuple[bool, str]:
     return False, ""
 
 
-def _paragraph_text(paragraph: object) -> tuple[bool, str]:
-    text = " ".join(xml_text(getattr(paragraph, "_p")).split())
+def _paragraph_text(paragraph: Paragraph) -> tuple[bool, str]:
+    text = " ".join(xml_text(paragraph._p).split())
     if not text:
         return False, ""
-    style = getattr(paragraph, "style", None)
+    style = paragraph.style
     name = str(getattr(style, "name", "") or "")
     level = _heading_level(name)
     if level:
@@ -173,9 +177,9 @@ def _heading_level(style_name: str) -> int:
     return min(6, max(1, int(match.group(1)))) if match else 0
 
 
-def _table_text(table: object) -> str:
+def _table_text(table: Table) -> str:
     rows: list[str] = []
-    for row in getattr(table, "rows", ()):
+    for row in table.rows:
         cells: list[str] = []
         for cell in row.cells:
             value = " ".join(" ".join(xml_text(p._p) for p in cell.paragraphs).split())

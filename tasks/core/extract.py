@@ -44,7 +44,7 @@ from kbflow.tasks.core.textdecode import declared_html_charset, decode_text
 if TYPE_CHECKING:
     from PIL import Image
 
-__all__ = ["Extracted", "Limits", "Section", "extract", "sections_of"]
+__all__ = ["PAGE_BREAK", "Extracted", "Limits", "Section", "extract", "sections_of"]
 
 _HEADING_LINE: Final = re.compile(r"^(#{1,6})[ \t]+(\S.*?)[ \t#]*$", re.MULTILINE)
 PAGE_BREAK: Final = "\f"
@@ -156,7 +156,7 @@ def extract(
         raise DocumentTooLarge(
             f"document is {len(data)} bytes (limit {limits.max_bytes})", size=len(data)
         )
-    if not data.strip():
+    if not data or data.isspace():
         raise EmptyDocument("document is empty (0 bytes or only whitespace)", size=len(data))
     handler = _HANDLERS.get(media_type)
     if handler is None:

@@ -44,6 +44,11 @@ _WHATWG_ALIASES: Final = {
 }
 
 
+_SINGLE_BYTE_LATIN: Final = frozenset(
+    {"cp1250", "cp1254", "cp1257", "iso8859-2", "iso8859-9", "iso8859-15", "iso8859-1", "mac-roman"}
+)
+
+
 @dataclass(frozen=True, slots=True)
 class Decoded:
     """Decoded text and how it was decoded.
@@ -87,9 +92,16 @@ def decode_text(data: bytes, *, declared: str | None = None) -> Decoded:
 
 
 def declared_html_charset(data: bytes) -> str | None:
-    """Return the charset an HTML document declares in its first 2 KB, if any."""
+    """Return the charset an HTML document declares in its first 2 KB, if any.
+
+    A ``<meta>`` that declares UTF-16 was found by an ASCII-compatible scan, so the page
+    cannot be UTF-16: it is read as UTF-8, as the HTML standard prescribes.
+    """
     match = _META_CHARSET.search(data[:2048])
-    return match.group(1).decode("ascii", "replace").lower() if match else None
+    if not match:
+        return None
+    label = match.group(1).decode("ascii", "replace").lower()
+    return "utf-8" if label.startswith(("utf-16", "utf16")) else label
 
 
 def _detect(data: bytes) -> Decoded:
@@ -100,7 +112,16 @@ def _detect(data: bytes) -> Decoded:
         # Bytes no codec explains (random binary): windows-1252 decodes everything but 5 bytes.
         return Decoded(_decode(data, "cp1252", "replace"), "cp1252", "detected")
     codec = _known_codec(best.encoding) or "cp1252"
-    return Decoded(_decode(data, codec, "replace"), codec, "detected")
+    text = _decode(data, codec, "replace")
+    if codec != "cp1252" and codec in _SINGLE_BYTE_LATIN:
+        # Latin-2/-15/... guesses that read the bytes exactly as windows-1252 does: report the
+        # far more common windows-1252 (charset-normalizer cannot tell them apart either).
+        try:
+            if data.decode("cp1252") == text:
+                codec = "cp1252"
+        except UnicodeDecodeError:
+            pass
+    return Decoded(text, codec, "detected")
 
 
 def _known_codec(label: str | None) -> str | None:

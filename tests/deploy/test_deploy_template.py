@@ -305,3 +305,11 @@ def test_search_index_grants_per_service(template):
     env = _props(template, "IndexDocumentFunction")["Environment"]["Variables"]
     assert env["KBFLOW_INDEX"] == {"Fn::If": ["IsKendraIndex", "kendra", "opensearch"]}
     assert set(template["Conditions"]) == {"HasWikiSite", "IsKendraIndex"}
+
+
+def test_template_fits_cloudformation_limits(template, template_text):
+    assert len(template_text.encode()) < 1_000_000  # TemplateURL limit (apply uploads past 51,200)
+    assert len(template["Resources"]) <= 500
+    assert len(template["Outputs"]) <= 200
+    for flow in FLOWS:  # DefinitionString must stay under Step Functions' 1 MB definition limit
+        assert len(_props(template, machine_id(flow))["DefinitionString"].encode()) < 1_048_576

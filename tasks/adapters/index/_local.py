@@ -150,6 +150,7 @@ class LocalIndex:
         self._busy_timeout = busy_timeout
         self._lock = threading.RLock()
         self._conn: Any = None
+        self._inherited: list[Any] = []
         self._pid = -1
         self.dimension: int | None = None
         """Vector length, once known."""
@@ -171,7 +172,10 @@ class LocalIndex:
 
     def _connection(self) -> Any:
         if self._conn is None or self._pid != os.getpid():
-            # A connection must not cross fork(); a child opens its own.
+            # A connection must not cross fork(): a child opens its own, and keeps a reference to
+            # the inherited one so that garbage collection never closes the parent's handle.
+            if self._conn is not None:
+                self._inherited.append(self._conn)
             self._conn = self._guard(_connect, self.path, self._busy_timeout)
             self._pid = os.getpid()
         return self._conn

@@ -163,6 +163,22 @@ def test_no_network_at_run_time(monkeypatch: pytest.MonkeyPatch) -> None:
     assert fresh.embed(["offline"]).shape == (1, 384)
 
 
+def test_forked_child_builds_its_own_session(monkeypatch: pytest.MonkeyPatch) -> None:
+    fresh = LocalEmbedder(threads=1)
+    before = fresh.embed(["fork safety"])
+    parent = fresh._session
+    monkeypatch.setattr(os, "getpid", lambda: -7)  # what a child process after fork() sees
+    np.testing.assert_allclose(fresh.embed(["fork safety"]), before, atol=1e-6)
+    assert fresh._session is not parent and parent in fresh._inherited
+
+
+def test_counting_tokens_does_not_load_the_model(tmp_path: Path) -> None:
+    counter = LocalEmbedder(model_path=tmp_path / "absent.onnx")
+    assert counter.count_tokens("three little words") == 3
+    with pytest.raises(ConfigurationError, match="model not found"):
+        counter.embed(["now the model is needed"])
+
+
 def test_default_local_embedder_is_a_singleton() -> None:
     assert default_local_embedder() is default_local_embedder()
 

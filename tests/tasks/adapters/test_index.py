@@ -15,12 +15,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from kbflow.errors import ConfigurationError
 from kbflow.tasks.adapters.index import (
+    SEARCH_MODES,
     ChunkRecord,
     Hit,
     Index,
     IndexedDocument,
     LocalIndex,
     SearchIndexError,
+    SearchMode,
     adaptive_alpha,
     dedupe_hits,
     fts_query,
@@ -158,8 +160,9 @@ AWKWARD = [
 
 @pytest.mark.parametrize("query", AWKWARD)
 def test_awkward_queries_never_raise(index: LocalIndex, query: str) -> None:
-    for mode in ("lexical", "hybrid"):
-        hits = index.search(query, _vec(0), k=3, mode=mode)  # type: ignore[arg-type]
+    modes: tuple[SearchMode, ...] = ("lexical", "hybrid")
+    for mode in modes:
+        hits = index.search(query, _vec(0), k=3, mode=mode)
         assert isinstance(hits, list)
     assert index.stats()["chunks"] == 4
 
@@ -191,7 +194,7 @@ def test_fts_query_quotes_every_term() -> None:
     )
     assert fts_query("  -- ** ") is None
     assert fts_query("a a A b") == '"a" OR "b"'
-    assert fts_query(" ".join(f"w{i}" for i in range(100))).count(" OR ") == 63
+    assert str(fts_query(" ".join(f"w{i}" for i in range(100)))).count(" OR ") == 63
 
 
 def test_upsert_replaces_old_chunks(index: LocalIndex) -> None:
@@ -296,6 +299,19 @@ def test_dimension_learnt_by_another_writer(tmp_path: Path) -> None:
         assert first.dimension == DIM
         with pytest.raises(ConfigurationError):
             first.upsert(_doc("b"), [ChunkRecord(0, "x")], np.ones((1, 5)))
+
+
+def test_a_forked_child_opens_its_own_connection(
+    index: LocalIndex, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    parent_conn = index._connection()
+    monkeypatch.setattr(os, "getpid", lambda: -42)  # what a child process after fork() sees
+    assert index.search("orchard", k=1, mode="lexical")[0].doc_id == "apple"
+    assert index._connection() is not parent_conn
+    assert index._inherited == [parent_conn]
+    index.close()  # closes the child's connection, never the parent's
+    assert parent_conn.execute("SELECT 1").fetchone() == (1,)
+    parent_conn.close()
 
 
 def test_file_uses_wal(index: LocalIndex) -> None:
@@ -442,11 +458,13 @@ def test_hybrid_not_worse_than_its_better_half(real_index: Any, words: int) -> N
     ix, docs, embedder = real_index
     queries = sample_queries(docs, words=words, seed=5)
     vectors = dict(zip(queries.values(), embedder.embed(list(queries.values())), strict=True))
-    mrr = {
-        mode: evaluate_known_items(
-            lambda q, m=mode: [h.key for h in ix.search(q, vectors[q], k=10, mode=m)], queries
-        ).mrr
-        for mode in ("lexical", "vector", "hybrid")
-    }
+
+    def mrr_of(mode: SearchMode) -> float:
+        def run(q: str) -> list[str]:
+            return [h.key for h in ix.search(q, vectors[q], k=10, mode=mode)]
+
+        return evaluate_known_items(run, queries).mrr
+
+    mrr = {mode: mrr_of(mode) for mode in SEARCH_MODES}
     assert mrr["hybrid"] >= max(mrr["lexical"], mrr["vector"]), mrr
     assert mrr["hybrid"] >= 0.5, mrr

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import io
 import json
+import struct
 import zipfile
+import zlib
 
 import pytest
 from core_fakes import FakeOcr
@@ -274,6 +276,47 @@ def test_image_of_text_is_read_by_real_ocr(ocr_engine: object) -> None:
     assert result.ocr_used and result.pages == 1
     assert result.ocr_confidence is not None and result.ocr_confidence > 0.85
     assert word_accuracy(source, result.text) >= 0.9, result.text
+
+
+def _png_header(width: int, height: int) -> bytes:
+    """A PNG whose header declares ``width`` x ``height`` pixels (no pixel data follows)."""
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    chunk = b"IHDR" + ihdr
+    idat = b"IDAT" + zlib.compress(b"\0" * 64)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + struct.pack(">I", len(ihdr))
+        + chunk
+        + struct.pack(">I", zlib.crc32(chunk))
+        + struct.pack(">I", len(idat) - 4)
+        + idat
+        + struct.pack(">I", zlib.crc32(idat))
+    )
+
+
+def test_decompression_bomb_images_are_refused_from_the_header(fake_ocr: FakeOcr) -> None:
+    with pytest.raises(DocumentTooLarge):
+        extract(_png_header(30_000, 30_000), media.PNG, ocr=fake_ocr)  # Pillow's own guard
+    with pytest.raises(DocumentTooLarge, match="pixels"):
+        extract(_png_header(9_000, 9_000), media.PNG, ocr=fake_ocr)  # our 60 MP cap
+    assert fake_ocr.images == []
+
+
+def test_xml_entity_bomb_in_docx_is_not_expanded() -> None:
+    laughs = (
+        '<?xml version="1.0"?><!DOCTYPE d [<!ENTITY a "lol">'
+        + "".join(f'<!ENTITY {chr(98 + i)} "{("&" + chr(97 + i) + ";") * 10}">' for i in range(8))
+        + ']><w:document xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/'
+        'main"><w:body><w:p><w:r><w:t>&i;</w:t></w:r></w:p></w:body></w:document>'
+    )
+    data = docx_bytes("Placeholder", title="t")
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(data)) as src, zipfile.ZipFile(buffer, "w") as dst:
+        for info in src.infolist():
+            body = laughs.encode() if info.filename == "word/document.xml" else src.read(info)
+            dst.writestr(info.filename, body)
+    with pytest.raises((EmptyDocument, ExtractionFailed)):
+        extract(buffer.getvalue(), media.DOCX)
 
 
 def test_multi_frame_tiff_ocrs_every_frame(fake_ocr: FakeOcr) -> None:

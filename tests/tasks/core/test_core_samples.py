@@ -86,6 +86,7 @@ def test_bad_samples_raise_their_named_errors(corpus: dict[str, SampleFile]) -> 
 
 def test_windows_1252_text_sample_decodes(extracted: dict[str, Extracted]) -> None:
     result = extracted["procedures/branch-cash-handling.txt"]
+    assert result.encoding == "cp1252"
     assert "15 000 €" in result.text and "Zürich" in result.text and "café" in result.text
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import codecs
 
+import pytest
+
 from kbflow.tasks.core.htmltext import html_to_text
 from kbflow.tasks.core.ocr import OcrLine, assemble_lines, crop_to_ink, word_accuracy
 from kbflow.tasks.core.pdftext import Line, render_pages
@@ -28,6 +30,7 @@ def test_declared_html_charset() -> None:
         b'<meta http-equiv="Content-Type" content="text/html; charset=ISO-8859-1">'
     ) == "iso-8859-1"
     assert declared_html_charset(b"<html><body>no meta</body></html>") is None
+    assert declared_html_charset(b"<meta charset=UTF-16LE>") == "utf-8"
 
 
 def test_html_main_content_and_structure() -> None:
@@ -89,3 +92,23 @@ def test_pdf_headings_from_font_sizes() -> None:
     assert "## Wrapped heading part one part two" in first
     assert "Running header" in first and "#" not in second
     assert render_pages([[Line("OCR text", 0.0)]]) == ["OCR text"]
+
+
+def test_rapidocr_models_load_from_the_wheel_with_the_network_blocked(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import socket
+
+    from PIL import Image, ImageDraw, ImageFont
+
+    from kbflow.tasks.core.ocr import RapidOcrEngine
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("network access attempted")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    engine = RapidOcrEngine(threads=1)  # a fresh engine: loads every model file again
+    image = Image.new("L", (420, 70), 255)
+    ImageDraw.Draw(image).text((12, 14), "Offline models", font=ImageFont.load_default(size=32))
+    assert engine.recognise(image).text == "Offline models"

@@ -171,3 +171,36 @@ def test_aws_adapters_run_the_document_chain(
                 .read()
                 .startswith(b"# Loans")
             )
+
+
+def test_threads_with_different_bundles_each_see_their_own(tmp_path: Path) -> None:
+    import threading
+
+    bundles = [config.local_adapters(tmp_path / str(i)) for i in range(4)]
+    barrier = threading.Barrier(len(bundles))
+    seen: dict[int, bool] = {}
+
+    def work(i: int) -> None:
+        with config.use_adapters(bundles[i]):
+            barrier.wait()
+            seen[i] = all(config.current() is bundles[i] for _ in range(200))
+            barrier.wait()
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(len(bundles))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert seen == {i: True for i in range(len(bundles))}
+
+
+def test_other_threads_see_a_bundle_used_around_them(tmp_path: Path) -> None:
+    import threading
+
+    bundle = config.local_adapters(tmp_path)
+    seen: list[config.Adapters] = []
+    with config.use_adapters(bundle):
+        thread = threading.Thread(target=lambda: seen.append(config.current()))
+        thread.start()
+        thread.join()
+    assert seen == [bundle]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -96,8 +97,6 @@ def test_named_errors_surface_as_the_same_error_name(
 
 
 def _wait_for_review(adapters: Adapters, execution_arn: str) -> Any:
-    import time
-
     for _ in range(400):
         found = [r for r in adapters.reviews.list() if r.execution_arn == execution_arn]
         if found:
@@ -187,3 +186,34 @@ def test_ingestion_definition_runs_with_these_handlers(
         )
     )
     assert (summary["unchanged"], summary["removed"]) == (1, ["guide.html"])
+
+
+def test_pii_document_starts_a_review_that_a_decision_completes(
+    engine: Engine, adapters: Adapters, source_dir: Path
+) -> None:
+    definitions = Path(__file__).resolve().parents[3] / "definitions"
+    engine.create_state_machine(
+        "kbflow-human-review",
+        (definitions / "human-review.asl.json").read_text(),
+        substitutions=catalog.substitutions(),
+    )
+    (source_dir / "memo.md").write_text("# Memo\n\nCall jane.doe@example.com about the loan.")
+    result = _ingest_on_engine(engine, source_dir)
+    assert result["Status"] == "SUCCEEDED", result
+    [doc_entry] = adapters.manifest.list_for_source(
+        "file/" + str(source_dir.resolve()).strip("/") + "/"
+    )
+    review_arn = None
+    for _ in range(400):
+        pending = adapters.reviews.list("pending")
+        if pending:
+            review_arn = pending[0].execution_arn
+            break
+        time.sleep(0.025)
+    assert review_arn is not None and pending[0].item["id"] == doc_entry.doc_id
+    assert "pii" in pending[0].reason
+    engine.send_task_success(pending[0].task_token, {"decision": "approve", "reviewer": "ann"})
+    review = engine.wait(review_arn, timeout=60)
+    assert review["Status"] == "SUCCEEDED", review
+    assert adapters.manifest.get(doc_entry.doc_id).status == "approved"  # type: ignore[union-attr]
+    assert [a.action for a in adapters.audit.list(doc_entry.doc_id)] == ["approve"]
