@@ -25,6 +25,7 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from kbflow.errors import (
+    BackendError,
     ConfigurationError,
     DefinitionError,
     ExecutionAlreadyExists,
@@ -39,6 +40,7 @@ from kbflow.errors import (
 from . import concurrent as _concurrent  # noqa: F401  (registers Parallel/Map runners)
 from . import tasks as _tasks  # noqa: F401  (registers the Task runner)
 from . import wait as _wait  # noqa: F401  (registers the Wait runner)
+from .activities import Activity
 from .asl import model as m
 from .asl.parse import parse
 from .clock import Clock, RealClock, new_event_loop
@@ -114,6 +116,7 @@ class Engine:
         self._machines: dict[str, StateMachineRecord] = {}
         self._runs: dict[str, Run] = {}
         self._map_runs: dict[str, MapRun] = {}
+        self._activities: dict[str, Activity] = {}
         self._mocks = None
         if mock_config is not None:
             from .mocks import MockConfig
@@ -136,7 +139,17 @@ class Engine:
 
     def _call(self, coro: Coroutine[Any, Any, T], timeout: float | None = None) -> T:
         self._ensure_loop()
-        return asyncio.run_coroutine_threadsafe(coro, self._loop).result(timeout)
+        if threading.current_thread() is self._thread:
+            coro.close()
+            raise ConfigurationError(
+                "Engine methods block until the engine thread answers, so they cannot be "
+                "called from that thread (e.g. inside a registered integration coroutine)")
+        future = asyncio.run_coroutine_threadsafe(coro, self._loop)
+        try:
+            return future.result(timeout)
+        except TimeoutError:
+            future.cancel()
+            raise
 
     def _call_soon(self, fn: Callable[[], T]) -> T:
         async def wrapper() -> T:
@@ -220,6 +233,8 @@ class Engine:
         except ValueError as exc:
             raise DefinitionError([Problem("", f"not valid JSON: {exc}")]) from exc
         machine = parse(doc)
+        if type == "EXPRESS":
+            _check_express(machine)
         try:
             plan = compile_machine(machine)
         except DefinitionError:
@@ -304,8 +319,22 @@ class Engine:
                   express=sm.type == "EXPRESS", history_limit=self.history_limit)
         self._runs[arn] = run
         sm.executions.append(arn)
-        run.task = self._loop.create_task(run.execute(self.interpreter))
+        run.start(self.interpreter)
         return arn
+
+    def add_history_listener(self, listener: Callable[[str, dict[str, JSON]], None]) -> None:
+        """Also call ``listener(execution_arn, event)`` for every event of executions started
+        from now on (after the listeners already installed, e.g. a durable store's)."""
+        previous = self._listener
+        if previous is None:
+            self._listener = listener
+            return
+
+        def both(arn: str, event: dict[str, JSON]) -> None:
+            previous(arn, event)
+            listener(arn, event)
+
+        self._listener = both
 
     def _listener_for(self, arn: str) -> Callable[[dict[str, JSON]], None] | None:
         outer = self._listener
@@ -351,7 +380,7 @@ class Engine:
                   history_listener=self._listener_for(arn), history_limit=self.history_limit)
         self._runs[arn] = run
         map_run.children.append(arn)
-        run.task = self._loop.create_task(run.execute(self.interpreter))
+        run.start(self.interpreter)
         return run
 
     def describe_map_run(self, map_run_arn: str) -> dict[str, JSON]:
@@ -469,6 +498,54 @@ class Engine:
         """``SendTaskHeartbeat``."""
         self._call_soon(lambda: self.tokens.heartbeat(task_token))
 
+    # ------------------------------------------------------------------ activities
+
+    def create_activity(self, name: str) -> str:
+        """``CreateActivity``: return the activity ARN (idempotent by name)."""
+        arn = f"arn:aws:states:{self.region}:{self.account}:activity:{name}"
+        if arn not in self._activities:
+            self._activities[arn] = Activity(arn, name, self.clock.now())
+        return arn
+
+    def activity(self, arn: str) -> Activity | None:
+        """The activity registered under ``arn`` (for the activity resource, on the loop)."""
+        return self._activities.get(arn)
+
+    def list_activities(self) -> list[dict[str, JSON]]:
+        """``ListActivities``."""
+        return [{"activityArn": a.arn, "name": a.name, "creationDate": a.creation_date}
+                for a in self._activities.values()]
+
+    def delete_activity(self, arn: str) -> None:
+        """``DeleteActivity``."""
+        self._activities.pop(arn, None)
+
+    def get_activity_task(self, activity_arn: str, *, worker_name: str = "",
+                          timeout: float = 60.0) -> dict[str, JSON]:
+        """``GetActivityTask``: long-poll (real time) for the next task of an activity.
+
+        Returns:
+            ``{"taskToken", "input"}``, or ``{}`` when no task came within ``timeout``.
+
+        Raises:
+            BackendError: ``ActivityDoesNotExist``.
+        """
+        def poll() -> Any:
+            found = self._activities.get(activity_arn)
+            if found is None:
+                raise BackendError(f"Activity Does Not Exist: '{activity_arn}'",
+                                   code="ActivityDoesNotExist")
+            return found.poll(worker_name)
+
+        future = self._call_soon(poll)
+        try:
+            task = future.result(timeout)
+        except TimeoutError:
+            if future.cancel():
+                return {}
+            task = future.result()
+        return {"taskToken": task.token, "input": task.input}
+
     # ------------------------------------------------------------------ integrations
 
     def register_integration(self, key: str, resource: Any) -> None:
@@ -476,6 +553,28 @@ class Engine:
         if ":" not in key:
             raise ConfigurationError(f"integration keys are 'service:action', got {key!r}")
         self.resources.register(key, resource)
+
+
+def _check_express(machine: m.StateMachine) -> None:
+    """AWS: Express workflows support neither ``.sync`` nor ``.waitForTaskToken``."""
+    problems: list[Problem] = []
+
+    def walk(states: Mapping[str, m.State], ptr: str) -> None:
+        for name, state in states.items():
+            here = f"{ptr}/States/{name}"
+            if isinstance(state, m.Task) and state.resource.endswith(
+                    (".sync", ".sync:2", ".waitForTaskToken")):
+                problems.append(Problem(f"{here}/Resource", "Express state machines do not "
+                                        f"support the integration pattern of {state.resource!r}"))
+            if isinstance(state, m.Parallel):
+                for i, branch in enumerate(state.branches):
+                    walk(branch.states, f"{here}/Branches/{i}")
+            if isinstance(state, m.Map) and not state.distributed:
+                walk(state.processor.states, f"{here}/ItemProcessor")
+
+    walk(machine.states, "")
+    if problems:
+        raise DefinitionError(problems)
 
 
 def _substitute(text: str, values: Mapping[str, str]) -> str:

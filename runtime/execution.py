@@ -7,11 +7,12 @@ import json
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from kbflow.errors import StatesError
 
-from .clock import Clock
+from .clock import Clock, RealClock
 from .history import MAX_EVENTS, History, payload
 from .interpreter import Frame, Interpreter
 from .plan import MachinePlan, StatePlan
@@ -138,7 +139,8 @@ class Run:
         self.plan = plan
         self.timeout = timeout
         self.mocks = mocks or {}
-        self.history = History(host.clock.now, listener=history_listener,
+        now = partial(datetime.now, UTC) if isinstance(host.clock, RealClock) else host.clock.now
+        self.history = History(now, listener=history_listener,
                                limit=10**12 if express else history_limit)
         self.done = asyncio.Event()
         self.task: asyncio.Task[None] | None = None
@@ -175,10 +177,7 @@ class Run:
 
     async def execute(self, interpreter: Interpreter) -> None:
         """Run the execution to its end and record the outcome."""
-        history = self.history
-        history.add("ExecutionStarted", 0, {
-            "input": self.record.input, "inputDetails": NOT_TRUNCATED,
-            "roleArn": self.role_arn})
+        self._started()
         frame = Frame(self, {}, 0)
         try:
             work = interpreter.run_machine(frame, self.plan, self.input_value)
@@ -199,6 +198,25 @@ class Run:
                          cause=f"Internal error: {type(exc).__name__}: {exc}")
         else:
             self._finish(frame, "SUCCEEDED", output=payload(output))
+
+    def _started(self) -> None:
+        self.history.add("ExecutionStarted", 0, {
+            "input": self.record.input, "inputDetails": NOT_TRUNCATED, "roleArn": self.role_arn})
+
+    def start(self, interpreter: Interpreter) -> asyncio.Task[None]:
+        """Schedule :meth:`execute` on the running loop (call on the engine loop)."""
+        self.task = asyncio.get_running_loop().create_task(self.execute(interpreter))
+        self.task.add_done_callback(self._task_done)
+        return self.task
+
+    def _task_done(self, task: asyncio.Task[None]) -> None:
+        # A task cancelled before its first step never enters execute(): close it here.
+        if self.record.status == "RUNNING":
+            if not len(self.history):
+                self._started()
+            error, cause = self.stop_reason
+            self._finish(Frame(self, {}, self.history.last_id), "ABORTED", error=error,
+                         cause=cause)
 
     def _finish(self, frame: Frame, status: str, *, output: str | None = None,
                 error: str | None = None, cause: str | None = None) -> None:

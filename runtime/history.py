@@ -118,7 +118,8 @@ class History:
         Raises:
             HistoryLimitExceeded: the history is full.
         """
-        event_id = len(self._events) + 1
+        events = self._events
+        event_id = len(events) + 1
         if event_id > self._limit:
             raise HistoryLimitExceeded()
         event: dict[str, Any] = {
@@ -128,8 +129,8 @@ class History:
             "type": event_type,
         }
         if details is not None:
-            event[details_key(event_type)] = details
-        self._events.append(event)
+            event[_DETAILS_CACHE.get(event_type) or details_key(event_type)] = details
+        events.append(event)
         if self._listener is not None:
             self._listener(event)
         return event_id

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from kbflow.errors import InvalidToken, StatesError, TaskDoesNotExist, TaskTimedOut
 
+from .activities import run_activity
 from .history import payload
 from .invoke import LambdaFunction, function_name_of
 from .tasks import NOT_TRUNCATED, ResourceRegistry, TaskCall, error_cause, with_limits
@@ -33,6 +34,7 @@ def install_builtin_resources(registry: ResourceRegistry) -> None:
     registry.register("lambda-function", lambda_function)
     registry.register("lambda:invoke", lambda_invoke)
     registry.register("states:startExecution", start_execution)
+    registry.register("activity", run_activity)
 
 
 # ---------------------------------------------------------------------------- Lambda
@@ -284,11 +286,13 @@ class _Pending:
 class TaskTokens:
     """Issued task tokens and the callbacks waiting on them."""
 
-    def __init__(self) -> None:
+    def __init__(self, remember: int = 100_000) -> None:
         self._pending: dict[str, _Pending] = {}
+        self._remember = remember
 
     def new_token(self, run: Run) -> str:
         """Issue a token for a ``.waitForTaskToken`` task of ``run``."""
+        self._forget_old()
         token = secrets.token_urlsafe(48)
         # The future exists from the start: a callback may arrive before the task waits
         # (e.g. a nested execution that answers at once).
@@ -296,20 +300,25 @@ class TaskTokens:
         self._pending[token] = _Pending(run, loop.create_future(), asyncio.Event())
         return token
 
-    async def wait(self, call: TaskCall, base: Mapping[str, JSON]) -> JSON:
+    async def wait(self, call: TaskCall, base: Mapping[str, JSON],
+                   timed_out: str = "TaskTimedOut") -> JSON:
         """Wait for SendTaskSuccess/Failure, enforcing HeartbeatSeconds."""
         token = call.token
         assert token is not None
         pending = self._pending[token]
+        if pending.future is None:  # issued by a subclass that does not pre-create it
+            pending.future = asyncio.get_running_loop().create_future()
+        if pending.beat is None:
+            pending.beat = asyncio.Event()
         pending.base = base
         try:
             with call.run.host.clock.busy():
-                return await self._wait_beats(call, pending)
+                return await self._wait_beats(call, pending, timed_out)
         finally:
             if pending.closed is None:
                 pending.closed = "TaskTimedOut"
 
-    async def _wait_beats(self, call: TaskCall, pending: _Pending) -> JSON:
+    async def _wait_beats(self, call: TaskCall, pending: _Pending, timed_out: str) -> JSON:
         assert pending.future is not None and pending.beat is not None
         if call.heartbeat is None:
             return await pending.future
@@ -321,7 +330,7 @@ class TaskTokens:
             if pending.future in done:
                 return pending.future.result()
             if not done:
-                call.event("TaskTimedOut", {**pending.base, "error": "States.HeartbeatTimeout"})
+                call.event(timed_out, {**pending.base, "error": "States.HeartbeatTimeout"})
                 raise StatesError("States.HeartbeatTimeout", None)
             pending.beat.clear()
 
@@ -346,6 +355,15 @@ class TaskTokens:
             pending.future.set_result(output)
         else:
             pending.future.set_exception(StatesError(error or "", cause))
+
+    def _forget_old(self) -> None:
+        # Closed tokens are kept (late callbacks get TaskTimedOut) up to a bound; past it the
+        # oldest closed ones are forgotten (and would get TaskDoesNotExist).
+        if len(self._pending) <= self._remember:
+            return
+        for token in [t for t, p in self._pending.items() if p.closed is not None][
+                : len(self._pending) - self._remember]:
+            del self._pending[token]
 
     def close(self, token: str) -> None:
         """Invalidate ``token`` (its task ended another way); later callbacks get TaskTimedOut."""

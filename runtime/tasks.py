@@ -68,7 +68,9 @@ def parse_resource(arn: str, default_region: str = "us-east-1") -> ParsedResourc
     parts = arn.split(":")
     if len(parts) >= 7 and parts[2] == "lambda" and parts[5] == "function":
         return ParsedResource(arn, "lambda-function", parts[6], "", parts[3] or default_region)
-    if len(parts) >= 7 and parts[2] == "states" and parts[5] != "activity":
+    if len(parts) >= 7 and parts[2] == "states" and parts[5] == "activity":
+        return ParsedResource(arn, "activity", parts[6], "", parts[3] or default_region)
+    if len(parts) >= 7 and parts[2] == "states":
         action = ":".join(parts[6:])
         pattern = ""
         for suffix in PATTERNS:
@@ -125,7 +127,7 @@ class ResourceRegistry:
         Raises:
             StatesError: ``States.Runtime`` when nothing handles it.
         """
-        key = "lambda-function" if parsed.service == "lambda-function" else (
+        key = parsed.service if parsed.service in ("lambda-function", "activity") else (
             f"{parsed.service}:{parsed.action}")
         found = self._resources.get(key)
         if found is None:

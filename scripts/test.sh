@@ -15,5 +15,13 @@ fi
 echo "== kbflow build --check"
 .venv/bin/kbflow build --check
 
+# The console's browser test drives Debian's Chromium through Playwright (no browser download).
+if [[ ! -x /usr/bin/chromium ]] && command -v apt-get >/dev/null; then
+  SUDO=""; [[ "$(id -u)" -ne 0 ]] && SUDO="sudo -n"
+  echo "== apt-get install chromium (console browser test)"
+  { $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium; } \
+    >/dev/null || echo "chromium not installed: the console browser test will be skipped"
+fi
+
 echo "== pytest"
 .venv/bin/python -m pytest -q -p no:cacheprovider "$@"

@@ -15,8 +15,7 @@ from kbflow._client import Client
 from kbflow._models import Decision, Execution, ExecutionStatus, HistoryEvent, Page, Review
 from kbflow._polling import Polling
 from kbflow._registry import Registry
-from kbflow._review_sources import StoreReviewSource
-from kbflow._reviews import Reviews, ReviewSource
+from kbflow._reviews import Reviews, ReviewSource, StoreReviewSource
 from kbflow._tracking import StatusChange, StatusQueue
 from kbflow._version import __version__
 from kbflow.errors import (

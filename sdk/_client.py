@@ -15,12 +15,18 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from typing import Any, TypeAlias
 
-from kbflow._arns import console_url, execution_arn
 from kbflow._backends.base import BaseBackend
 from kbflow._backends.local import LOCAL_CONSOLE
 from kbflow._models import Execution, ExecutionStatus, HistoryEvent
 from kbflow._polling import Polling, TokenBucket
-from kbflow._registry import Registry, as_registry, deployed_registry, is_arn
+from kbflow._registry import (
+    Registry,
+    as_registry,
+    console_url,
+    deployed_registry,
+    execution_arn,
+    is_arn,
+)
 from kbflow._reviews import Reviews, ReviewSource
 from kbflow._tracking import StatusQueue
 from kbflow._types import JSON, MonotonicFn, SleepFn, Timeout, seconds
@@ -133,7 +139,7 @@ class Client:
             sleep=options.get("sleep", time.sleep),  # throttling backoff sleeps like polling
         )
         if reviews is None:
-            from kbflow._review_sources import review_source_from_outputs
+            from kbflow._reviews import review_source_from_outputs
 
             reviews = review_source_from_outputs(reg.outputs, session=session, region=region)
         return cls(backend=backend, registry=reg, reviews=reviews, **options)
@@ -141,44 +147,49 @@ class Client:
     @classmethod
     def local(
         cls,
-        store: str | os.PathLike[str] | None = ".kbflow",
+        store: str | os.PathLike[str] = ".kbflow",
         *,
         clock: Any | None = None,
-        engine: Any | None = None,
         file_roots: Sequence[str | os.PathLike[str]] = (),
+        workers: int | None = None,
+        durable: bool | None = None,
         registry: Registry | Mapping[str, str] | None = None,
         **options: Any,
     ) -> Client:
         """A client running kbflow's flows on the embedded engine, in this process.
 
         The three flows are registered as ``kbflow-ingestion``, ``kbflow-reindex`` and
-        ``kbflow-human-review`` with their local task functions; task adapters and
-        ``client.reviews`` use the store folder.
+        ``kbflow-human-review`` with their local task functions; the store folder holds the
+        task stores (and the engine's executions, when the runtime's durable store is
+        available), and ``client.reviews`` reads its reviews. The store's task adapters are
+        installed for the whole process, as ``kbflow ingest`` does.
 
         Args:
-            store: the store folder (``None``: task adapters from the environment, no reviews).
+            store: the store folder (created if missing).
             clock: the engine clock, e.g. ``kbflow.runtime.clock.VirtualClock()`` so waits
                 and timeouts take no real time.
-            engine: an existing engine to register the flows on.
             file_roots: folders that ``file:///`` sources may read (the ingest sources).
+            workers: how many CPU-bound task invocations run at once.
+            durable: keep executions in ``<store>/engine.sqlite3`` so they survive the process
+                (``None``: yes, unless ``clock`` is a ``VirtualClock``).
             registry: extra workflow names (the three flows are added).
             **options: passed to :class:`Client`.
 
         Returns:
-            The client; closing it closes the engine it built.
+            The client; closing it closes the engine.
         """
         from kbflow._backends.local import LocalBackend
         from kbflow._local import build_local
 
-        setup = build_local(store, clock=clock, engine=engine, file_roots=file_roots)
+        setup = build_local(
+            store, clock=clock, file_roots=file_roots, workers=workers, durable=durable
+        )
         reg = as_registry(registry)
-        workflows = {**setup.workflows, **reg.mapping}
-        backend = LocalBackend(setup.engine, owns_engine=engine is None)
-        reviews = options.pop("reviews", None) or setup.reviews
+        backend = LocalBackend(setup.engine, on_close=setup.host.close)
         return cls(
             backend=backend,
-            registry=Registry(workflows, outputs=reg.outputs),
-            reviews=reviews,
+            registry=Registry({**setup.workflows, **reg.mapping}, outputs=reg.outputs),
+            reviews=options.pop("reviews", None) or setup.reviews,
             **options,
         )
 

@@ -1,20 +1,19 @@
 """Wiring for ``Client.local``: an embedded engine with kbflow's flows and task functions.
 
-The host (this SDK, like the CLI) registers each task function of
-``kbflow.tasks.catalog.FUNCTIONS`` with the engine under its Lambda name, creates the three
-flows from the committed definitions with the local placeholder values, and points the task
-adapters and the review source at the store folder.
+:func:`build_local` builds a :class:`kbflow._host.Host` (each task function of
+``kbflow.tasks.catalog.FUNCTIONS`` registered under its Lambda name as a :class:`LazyHandler`,
+the three flows created from the committed definitions, the store folder's task adapters) and
+the review source over the store folder's reviews and audit tables.
 """
 
 from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Mapping, Sequence
-from pathlib import Path
+from collections.abc import Sequence
 from typing import Any
 
-from kbflow._review_sources import StoreReviewSource
+from kbflow._reviews import StoreReviewSource
 
 __all__ = ["LazyHandler", "LocalSetup", "build_local"]
 
@@ -54,65 +53,44 @@ class LazyHandler:
 
 
 class LocalSetup:
-    """What :func:`build_local` made: the engine, the flows' ARNs and the review source."""
+    """What :func:`build_local` made: the host, its engine, the flows' ARNs, the review source."""
 
-    def __init__(
-        self, engine: Any, workflows: Mapping[str, str], reviews: StoreReviewSource | None
-    ) -> None:
-        self.engine = engine
-        self.workflows = dict(workflows)
+    def __init__(self, host: Any, reviews: StoreReviewSource) -> None:
+        self.host = host
+        self.engine: Any = host.engine
+        self.workflows: dict[str, str] = dict(host.workflows)
         self.reviews = reviews
 
 
 def build_local(
-    store: str | os.PathLike[str] | None,
+    store: str | os.PathLike[str],
     *,
     clock: Any = None,
-    engine: Any = None,
     file_roots: Sequence[str | os.PathLike[str]] = (),
+    workers: int | None = None,
+    durable: bool | None = None,
 ) -> LocalSetup:
-    """Build (or complete) an engine running kbflow's three flows with their local functions.
+    """An embedded engine running kbflow's three flows with their local task functions.
+
+    The wiring is :class:`kbflow._host.Host`'s (the CLI's main job uses the same): the engine is
+    durable over the store folder when the runtime supports it, the task adapters of the store
+    folder are installed for this process, and reviews are read from its task store.
 
     Args:
-        store: the store folder (``.kbflow``); ``None`` keeps task adapters as configured by
-            the environment and leaves reviews unconfigured.
+        store: the store folder.
         clock: the engine's clock (``kbflow.runtime.clock.VirtualClock`` in tests).
-        engine: an engine to register on instead of a new one.
         file_roots: folders ``file:///`` sources may read (the ingest sources).
+        workers: how many CPU-bound task invocations run at once (``None``: the default).
+        durable: keep executions in the store folder (``None``: yes, unless ``clock`` is a
+            ``VirtualClock``, which the durable engine refuses: virtual time is for tests).
 
     Returns:
-        The engine, the workflow ARNs and the review source.
+        The host, its engine, the workflow ARNs and the review source.
     """
-    from kbflow import definitions
-    from kbflow.tasks import catalog
+    from kbflow._host import Host
+    from kbflow.runtime.clock import VirtualClock
 
-    adapters = _adapters(store, file_roots) if store is not None else None
-    if engine is None:
-        from kbflow.runtime.engine import Engine
-
-        # Distributed Map ItemReader/ResultWriter read and write through the tasks' object store.
-        engine = Engine(
-            clock=clock, object_store=adapters.objects if adapters is not None else None
-        )
-    for fn in catalog.FUNCTIONS:
-        engine.register_function(
-            fn.function_name(),
-            LazyHandler(fn.handler, adapters),
-            timeout_seconds=fn.timeout_s,
-            memory_mb=fn.memory_mb,
-        )
-    subs = catalog.substitutions()
-    workflows = {
-        flow: engine.create_state_machine(
-            f"{catalog.DEFAULT_PREFIX}{flow}", definitions.asl(flow), substitutions=subs
-        )
-        for flow in definitions.FLOWS
-    }
-    reviews = StoreReviewSource(adapters.reviews, adapters.audit) if adapters is not None else None
-    return LocalSetup(engine, workflows, reviews)
-
-
-def _adapters(store: str | os.PathLike[str], file_roots: Sequence[str | os.PathLike[str]]) -> Any:
-    from kbflow.tasks.adapters.config import local_adapters
-
-    return local_adapters(Path(store).absolute(), file_roots=file_roots)
+    if durable is None:
+        durable = not isinstance(clock, VirtualClock)
+    host = Host(store, file_roots=file_roots, workers=workers, clock=clock, durable=durable)
+    return LocalSetup(host, StoreReviewSource(host.adapters.reviews, host.adapters.audit))

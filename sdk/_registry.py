@@ -1,4 +1,4 @@
-"""Workflow names to state machine ARNs (and back), and deploy outputs.
+"""Workflow names to state machine ARNs (and back), deploy outputs, and execution ARNs/URLs.
 
 A :class:`Registry` answers, in order: an explicit mapping, the environment
 (``KBFLOW_WORKFLOW_<NAME>_ARN``, e.g. ``KBFLOW_WORKFLOW_HUMAN_REVIEW_ARN``), then stack outputs
@@ -10,10 +10,11 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from typing import Final
+from urllib.parse import quote
 
-from kbflow.errors import ConfigurationError
+from kbflow.errors import ConfigurationError, ValidationError
 
-__all__ = ["WORKFLOWS", "Registry", "env_var"]
+__all__ = ["WORKFLOWS", "Registry", "console_url", "env_var", "execution_arn"]
 
 WORKFLOWS: Final = ("ingestion", "reindex", "human-review")
 """The workflows kbflow ships."""
@@ -162,3 +163,52 @@ def deployed_registry(stack: str | None) -> tuple[Registry | None, str | None]:
             raise
         return None, None
     return Registry(dict(found.workflows), outputs=dict(found.outputs)), found.region
+
+
+# -- ARNs and console URLs --------------------------------------------------------------------
+
+_CONSOLE_DOMAINS: Final = {
+    "aws": "https://{region}.console.aws.amazon.com",
+    "aws-cn": "https://{region}.console.amazonaws.cn",
+    "aws-us-gov": "https://console.amazonaws-us-gov.com",
+}
+
+
+def execution_arn(state_machine_arn: str, name: str) -> str:
+    """The ARN StartExecution gives execution ``name`` of ``state_machine_arn``.
+
+    Args:
+        state_machine_arn: ``arn:<partition>:states:<region>:<account>:stateMachine:<sm>``
+            (a version or alias suffix is dropped, as executions belong to the state machine).
+        name: the execution name.
+
+    Returns:
+        ``arn:<partition>:states:<region>:<account>:execution:<sm>:<name>``.
+    """
+    parts = state_machine_arn.split(":")
+    return ":".join([*parts[:5], "execution", parts[6], name])
+
+
+def console_url(arn: str, console_base: str | None = None) -> str:
+    """Where to look at an execution in a browser.
+
+    Args:
+        arn: the execution ARN.
+        console_base: a kbflow console's base URL (local runs); ``None`` for AWS.
+
+    Returns:
+        The kbflow console's execution page, ``<console_base>/#/execution/<arn, URL-encoded>``
+        (the console routes in the URL fragment), or the AWS console URL for the ARN's
+        partition and Region.
+
+    Raises:
+        ValidationError: ``arn`` is not a Step Functions execution ARN.
+    """
+    parts = arn.split(":")
+    if len(parts) < 8 or parts[0] != "arn" or parts[2] != "states" or parts[5] != "execution":
+        raise ValidationError(f"not a Step Functions execution ARN: {arn!r}")
+    if console_base is not None:
+        return f"{console_base.rstrip('/')}/#/execution/{quote(arn, safe='')}"
+    partition, region = parts[1], parts[3]
+    domain = _CONSOLE_DOMAINS.get(partition, _CONSOLE_DOMAINS["aws"]).format(region=region)
+    return f"{domain}/states/home?region={region}#/v2/executions/details/{arn}"

@@ -1,15 +1,17 @@
 """Human reviews: list what waits for a decision and decide it.
 
-Where reviews are read from is a :class:`ReviewSource` (the local task store, or the reviews
-DynamoDB table on AWS); deciding is the same everywhere: send the reviewer's decision as the
-waiting task's result (the human-review flow's contract) and record it in the source's audit.
+Where reviews are read from is a :class:`ReviewSource`; deciding is the same everywhere: send
+the reviewer's decision as the waiting task's result (the human-review flow's contract) and
+record it in the source. :class:`StoreReviewSource` reads kbflow's task stores
+(``kbflow.tasks.adapters``): SQLite tables in the local store folder, or the DynamoDB tables
+the deploy stack creates.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Final, Protocol, runtime_checkable
 
 from kbflow._models import Decision, Review, utc
 from kbflow._types import JSON
@@ -18,7 +20,13 @@ from kbflow.errors import ConfigurationError, ValidationError
 if TYPE_CHECKING:
     from kbflow._client import Client
 
-__all__ = ["ReviewSource", "Reviews", "review_from_record"]
+__all__ = [
+    "ReviewSource",
+    "Reviews",
+    "StoreReviewSource",
+    "review_from_record",
+    "review_source_from_outputs",
+]
 
 DECISIONS: tuple[Decision, ...] = ("approve", "reject", "edit")
 
@@ -187,3 +195,100 @@ class Reviews:
         self._client.send_task_success(review._token, payload)
         source.record_decision(review, payload)
         return payload
+
+    def heartbeat(self, review: Review) -> None:
+        """Tell the flow a reviewer is still working on ``review``.
+
+        The human-review flow gives up on a review (and escalates it) after
+        ``heartbeat_seconds`` without a heartbeat; a review UI calls this while the item is open.
+
+        Args:
+            review: a review from :meth:`pending`.
+
+        Raises:
+            TaskTimedOut: the review already timed out or was decided.
+            TaskDoesNotExist: the token is unknown to the backend.
+        """
+        self._client.send_task_heartbeat(review._token)
+
+
+# -- review sources over kbflow's task stores ------------------------------------------------
+
+REVIEWS_TABLE_OUTPUT: Final = "ReviewsTableName"
+AUDIT_TABLE_OUTPUT: Final = "AuditTableName"
+WAITING: Final = ("pending", "escalated")
+
+
+class StoreReviewSource:
+    """Reviews in a ``kbflow.tasks`` ReviewStore, decisions appended to its Audit log.
+
+    Args:
+        store: a ``ReviewStore`` (``SqliteReviewStore``, ``DynamoReviewStore``).
+        audit: an ``Audit`` log; ``None`` records the decision on the review only.
+    """
+
+    def __init__(self, store: Any, audit: Any | None = None) -> None:
+        self.store = store
+        self.audit = audit
+
+    def pending(self) -> list[Review]:
+        """Pending and escalated requests, oldest first."""
+        records = [r for status in WAITING for r in self.store.list(status)]
+        return sorted(
+            (review_from_record(r.to_dict()) for r in records), key=lambda r: r.requested_at
+        )
+
+    def record_decision(self, review: Review, decision: Mapping[str, JSON]) -> None:
+        """Mark the request decided and audit the decision (as the decision endpoint does).
+
+        The audit record's action is the decision and its actor the reviewer, with
+        ``details.via = "kbflow.Client"``; the human-review flow then audits the decision it
+        applies (``WriteAudit``) as well.
+        """
+        current = self.store.get(review.review_id)
+        if current is not None and current.status in WAITING:  # the flow may have closed it already
+            self.store.update(review.review_id, status="decided", decision=dict(decision))
+        if self.audit is None:
+            return
+        from kbflow.tasks.adapters.records import AuditRecord
+
+        item = review.item if isinstance(review.item, Mapping) else {}
+        self.audit.append(
+            AuditRecord(
+                subject=str(item.get("id", review.review_id)),
+                action=str(decision["decision"]),
+                actor=str(decision["reviewer"]),
+                reason=str(decision.get("comment") or ""),
+                execution_arn=review.execution_arn,
+                details={
+                    "review_id": review.review_id,
+                    "via": "kbflow.Client",
+                    "decision": dict(decision),
+                },
+            )
+        )
+
+
+def review_source_from_outputs(
+    outputs: Mapping[str, str], *, session: Any | None = None, region: str | None = None
+) -> StoreReviewSource | None:
+    """The DynamoDB review source the deploy outputs name, or ``None`` when they name none.
+
+    Args:
+        outputs: stack outputs; ``ReviewsTableName`` (and ``AuditTableName``) are read.
+        session: the boto3 session.
+        region: the AWS Region.
+
+    Returns:
+        The source, or ``None``.
+    """
+    table = outputs.get(REVIEWS_TABLE_OUTPUT)
+    if not table:
+        return None
+    import boto3  # type: ignore[import-untyped,unused-ignore]
+    from kbflow.tasks.adapters.dynamo import DynamoAudit, DynamoReviewStore
+
+    ddb = (session or boto3.session.Session()).resource("dynamodb", region_name=region)
+    audit_table = outputs.get(AUDIT_TABLE_OUTPUT)
+    audit = DynamoAudit(ddb.Table(audit_table)) if audit_table else None
+    return StoreReviewSource(DynamoReviewStore(ddb.Table(table)), audit)

@@ -255,16 +255,16 @@ def _fn(
 # fmt: off
 FUNCTIONS: Final[tuple[TaskFunction, ...]] = (
     # name, handler, flows, memory MB, timeout s, execution, permissions...
-    _fn("PlanIngestion", "ingestion:plan_ingestion", _ING, 256, 30, "io", _SOURCE_R),
+    _fn("PlanIngestion", "ingestion:plan_ingestion", _ING, 256, 30, "io"),  # pure: no AWS calls
     _fn("FetchDocument", "ingestion:fetch_document", _ING, 1024, 120, "io",
         _SOURCE_R, _WORK_RW, _MANIFEST_R),
-    _fn("ExtractPdf", "ingestion:extract_pdf", _ING, 2048, 600, "cpu", _WORK_RW, _TEXTRACT,
-        reserved=20),
-    _fn("ExtractImage", "ingestion:extract_image", _ING, 3008, 600, "cpu", _WORK_RW, _TEXTRACT,
-        reserved=20),
-    _fn("ExtractHtml", "ingestion:extract_html", _BOTH, 1024, 120, "cpu", _WORK_RW),
-    _fn("ExtractDocx", "ingestion:extract_docx", _ING, 1024, 120, "cpu", _WORK_RW),
-    _fn("ExtractText", "ingestion:extract_text", _ING, 512, 60, "cpu", _WORK_RW),
+    _fn("ExtractPdf", "ingestion:extract_pdf", _ING, 2048, 600, "cpu", _SOURCE_R, _WORK_RW,
+        _TEXTRACT, reserved=20),
+    _fn("ExtractImage", "ingestion:extract_image", _ING, 3008, 600, "cpu", _SOURCE_R, _WORK_RW,
+        _TEXTRACT, reserved=20),
+    _fn("ExtractHtml", "ingestion:extract_html", _BOTH, 1024, 120, "cpu", _SOURCE_R, _WORK_RW),
+    _fn("ExtractDocx", "ingestion:extract_docx", _ING, 1024, 120, "cpu", _SOURCE_R, _WORK_RW),
+    _fn("ExtractText", "ingestion:extract_text", _ING, 512, 60, "cpu", _SOURCE_R, _WORK_RW),
     _fn("CleanText", "ingestion:clean_text", _BOTH, 512, 60, "cpu", _WORK_RW),
     _fn("RedactPii", "ingestion:redact_pii", _BOTH, 512, 120, "cpu", _WORK_RW),
     _fn("ChunkText", "ingestion:chunk_text", _BOTH, 1024, 120, "cpu", _WORK_RW),
@@ -283,7 +283,7 @@ FUNCTIONS: Final[tuple[TaskFunction, ...]] = (
     _fn("DiffManifest", "reindex:diff_manifest", _RX, 512, 120, "io", _WORK_RW, _MANIFEST_R),
     _fn("DeleteFromIndex", "reindex:delete_from_index", _RX, 512, 120, "io",
         _INDEX_DELETE, _MANIFEST_RW),
-    _fn("SummariseReindex", "reindex:summarise_reindex", _RX, 256, 60, "io", _WORK_R),
+    _fn("SummariseReindex", "reindex:summarise_reindex", _RX, 256, 60, "io"),  # pure
     _fn("RequestReview", "review:request_review", _HR, 256, 30, "io", _REVIEWS_RW, _NOTIFY,
         token=True),
     _fn("EscalateReview", "review:escalate_review", _HR, 256, 30, "io", _REVIEWS_RW, _NOTIFY,

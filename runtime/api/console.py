@@ -31,7 +31,7 @@ from kbflow.errors import KbflowError
 
 from . import cost
 from .backend import FINAL, EngineBackend, PendingCallback
-from .graph import graph_of, state_runs
+from .graph import fail_errors, graph_of, state_runs, taken_transitions
 from .protocol import ApiError, dumps
 
 __all__ = ["ConsoleRoutes", "mask_tokens", "review_id"]
@@ -122,6 +122,9 @@ class ConsoleRoutes:
         except ValueError:
             definition = {}
         runs = state_runs(events, described["status"])
+        for name, (error, cause) in fail_errors(definition).items():
+            if name in runs and runs[name].error is None:
+                runs[name].error, runs[name].cause = error, cause
         now = self.backend.engine.clock.now()
         sent = [e for e in events if e["id"] > after][:MAX_EVENTS_SENT]
         return mask_tokens({
@@ -130,6 +133,7 @@ class ConsoleRoutes:
                              "name": machine["name"]},
             "graph": graph_of(definition) if after == 0 else None,
             "states": {name: run.to_json() for name, run in runs.items()},
+            "taken": taken_transitions(events),
             "events": sent,
             "eventCount": len(events),
             "cost": cost.estimate(events, described["startDate"], described.get("stopDate"),

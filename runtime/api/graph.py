@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-__all__ = ["graph_of", "state_runs", "StateRun"]
+__all__ = ["StateRun", "fail_errors", "graph_of", "state_runs", "taken_transitions"]
 
 JSON = Any
 START: Final = "__start__"
@@ -131,6 +131,7 @@ class StateRun:
 @dataclass(slots=True)
 class _Entry:
     name: str
+    kind: str
     status: str = "running"
     attempts: int = 0
     failed: bool = False
@@ -145,13 +146,31 @@ def _details(event: Mapping[str, JSON]) -> Mapping[str, JSON]:
     return {}
 
 
+def _container_kind(event_type: str) -> str | None:
+    """``Map``/``Parallel`` for a container's own lifecycle events (not its iterations)."""
+    for kind in ("Map", "Parallel"):
+        if event_type.startswith(f"{kind}State") and not event_type.endswith(
+                ("Entered", "Exited")):
+            return kind
+    return "Map" if event_type.startswith("MapRun") else None
+
+
 class _Folder:
-    """Folds history events into per-state summaries (one pass, in event order)."""
+    """Folds history events into per-state summaries (one pass, in event order).
+
+    Events are attributed to a state entry by following ``previousEventId`` back to the
+    entry's ``*StateEntered`` event. A container's closing events chain through its last
+    iteration or branch, so those (and ``*StateExited``) are matched by kind or name to the
+    newest open entry instead when the chain leads elsewhere.
+    """
 
     def __init__(self) -> None:
         self.runs: dict[str, StateRun] = {}
         self.entries: list[_Entry] = []
+        self.open: list[_Entry] = []
         self.entry_of: dict[int, _Entry] = {}
+        self.taken: set[tuple[str, str]] = set()
+        """Transitions that happened: ``(from state, to state)``."""
 
     def run(self, name: str) -> StateRun:
         found = self.runs.get(name)
@@ -159,42 +178,70 @@ class _Folder:
             found = self.runs[name] = StateRun(name)
         return found
 
+    def _newest_open(self, *, name: str | None = None, kind: str | None = None) -> _Entry | None:
+        for entry in reversed(self.open):
+            if (name is None or entry.name == name) and (kind is None or entry.kind == kind):
+                return entry
+        return None
+
+    def _owner(self, kind: str, details: Mapping[str, JSON],
+               chained: _Entry | None) -> _Entry | None:
+        if kind.startswith("MapIteration"):
+            return self._newest_open(name=str(details.get("name")), kind="Map")
+        if kind.endswith("StateExited"):
+            name = str(details.get("name"))
+            return chained if chained is not None and chained.name == name else (
+                self._newest_open(name=name))
+        container = _container_kind(kind)
+        if container is not None and (chained is None or chained.kind != container):
+            return self._newest_open(kind=container)
+        return chained
+
     def add(self, event: Mapping[str, JSON]) -> None:
         kind, details = str(event["type"]), _details(event)
-        entry = self.entry_of.get(int(event.get("previousEventId") or 0))
-        if kind.startswith("MapIteration") and details.get("name"):
-            self._iteration(entry or _Entry(str(details["name"])), kind, details)
-            return
+        chained = self.entry_of.get(int(event.get("previousEventId") or 0))
         if kind.endswith("StateEntered"):
-            self._entered(event, details, entry)
+            self._entered(event, details, chained)
             return
+        entry = self._owner(kind, details, chained)
         if entry is None:
             return
         self.entry_of[int(event["id"])] = entry
         if kind.endswith("StateExited"):
             entry.status = "caught" if entry.failed else "succeeded"
             self.run(entry.name).output = details.get("output")
+            if entry in self.open:
+                self.open.remove(entry)
+        elif kind.startswith("MapIteration"):
+            self._iteration(entry, kind, details)
         elif kind in _SCHEDULED:
             self._scheduled(entry)
         elif kind in _FAILED:
             self._failed(entry, kind, details)
         elif kind in _SUCCEEDED:
             entry.failed = False
-        elif kind in ("MapStateStarted", "ParallelStateStarted"):
+        elif kind == "MapStateStarted":
             self._iteration(entry, kind, details)
 
     def _entered(self, event: Mapping[str, JSON], details: Mapping[str, JSON],
                  previous: _Entry | None) -> None:
         if previous is not None and previous.status == "running" and previous.failed:
             previous.status = "caught"  # a Catch moved on to another state
-        entry = _Entry(str(details.get("name", "?")))
+            if previous in self.open:
+                self.open.remove(previous)
+        kind = str(event["type"])[: -len("StateEntered")]
+        entry = _Entry(str(details.get("name", "?")), kind)
+        if previous is not None:
+            self.taken.add((previous.name, entry.name))
         self.entries.append(entry)
+        self.open.append(entry)
         self.entry_of[int(event["id"])] = entry
         run = self.run(entry.name)
         run.entered += 1
         run.input = details.get("input")
-        if str(event["type"]) == "FailStateEntered":
+        if kind == "Fail":
             entry.status, entry.failed = "failed", True
+            self.open.remove(entry)
 
     def _scheduled(self, entry: _Entry) -> None:
         entry.attempts += 1
@@ -214,8 +261,8 @@ class _Folder:
         run.error, run.cause = entry.error, entry.cause
 
     def _iteration(self, entry: _Entry, kind: str, details: Mapping[str, JSON]) -> None:
-        counts = self.run(str(details.get("name") or entry.name)).iterations
-        if kind in ("MapStateStarted", "ParallelStateStarted"):
+        counts = self.run(entry.name).iterations
+        if kind == "MapStateStarted":
             counts["total"] = counts.get("total", 0) + int(details.get("length", 0) or 0)
         elif kind == "MapIterationSucceeded":
             counts["succeeded"] = counts.get("succeeded", 0) + 1
@@ -240,6 +287,14 @@ def _overall(counts: Mapping[str, int]) -> str:
     return "running"
 
 
+def taken_transitions(events: list[Mapping[str, JSON]]) -> list[tuple[str, str]]:
+    """The ``(from, to)`` state transitions an execution made, for highlighting edges."""
+    folder = _Folder()
+    for event in events:
+        folder.add(event)
+    return sorted(folder.taken)
+
+
 def state_runs(events: list[Mapping[str, JSON]], execution_status: str) -> dict[str, StateRun]:
     """Per-state summaries of an execution's history.
 
@@ -255,3 +310,24 @@ def state_runs(events: list[Mapping[str, JSON]], execution_status: str) -> dict[
     for event in events:
         folder.add(event)
     return folder.finish(execution_status)
+
+
+def fail_errors(definition: Mapping[str, JSON]) -> dict[str, tuple[str | None, str | None]]:
+    """The literal ``Error``/``Cause`` of every Fail state (its events do not carry them)."""
+    out: dict[str, tuple[str | None, str | None]] = {}
+
+    def walk(scope: Any) -> None:
+        states = scope.get("States") if isinstance(scope, Mapping) else None
+        for name, state in (states or {}).items():
+            if not isinstance(state, Mapping):
+                continue
+            if state.get("Type") == "Fail":
+                error, cause = state.get("Error"), state.get("Cause")
+                out[name] = (error if isinstance(error, str) else None,
+                             cause if isinstance(cause, str) else None)
+            for sub in state.get("Branches") or ():
+                walk(sub)
+            walk(state.get("ItemProcessor") or state.get("Iterator"))
+
+    walk(definition)
+    return out

@@ -8,7 +8,7 @@ timestamps, ListExecutions is not paged) and pages ListExecutions itself.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -48,14 +48,21 @@ class LocalBackend(BaseBackend):
     Args:
         engine: the engine (state machines and task functions registered on it).
         owns_engine: close the engine when the backend closes.
+        on_close: called when the backend closes instead (e.g. the host that built the engine).
         console_base: the kbflow console serving this engine's store.
     """
 
     def __init__(
-        self, engine: Any, *, owns_engine: bool = False, console_base: str | None = LOCAL_CONSOLE
+        self,
+        engine: Any,
+        *,
+        owns_engine: bool = False,
+        on_close: Callable[[], None] | None = None,
+        console_base: str | None = LOCAL_CONSOLE,
     ) -> None:
         self.engine = engine
         self.owns_engine = owns_engine
+        self.on_close = on_close
         self.console_base = console_base
 
     def start_execution(
@@ -138,6 +145,8 @@ class LocalBackend(BaseBackend):
         self.engine.send_task_heartbeat(task_token)
 
     def close(self) -> None:
-        """Close the engine if this backend owns it."""
-        if self.owns_engine:
+        """Call ``on_close``, or close the engine if this backend owns it."""
+        if self.on_close is not None:
+            self.on_close()
+        elif self.owns_engine:
             self.engine.close()

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import bisect
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, Final
 
@@ -30,7 +30,9 @@ __all__ = ["Chunk", "approx_tokens", "chunk"]
 
 TokenCounter = Callable[[str], int]
 
-_HEADING: Final = re.compile(r"^(#{1,6})[ \t]+(\S.*?)[ \t#]*$", re.MULTILINE)
+_HEADING: Final = re.compile(
+    r"(?:^|(?<=\f))(#{1,6})[ \t]+(\S[^\n\f]*?)[ \t#]*(?=[\n\f]|\Z)", re.MULTILINE
+)
 _SENTENCE_END: Final = re.compile(r"(?<=[.!?;:])[\"')\]]*\s+|\n\s*\n+|\n(?=[-*\u2022] |\d+\. )")
 _WORD: Final = re.compile(r"\S+")
 _TOKEN: Final = re.compile(
@@ -227,11 +229,25 @@ class _Packer:
         i = 0
         while i < len(words):
             j = self._last_fitting(words[i][0], ends, i) + 1
-            out.append((words[i][0], words[j - 1][1]))
+            if j == i + 1 and self.count(self.text[words[i][0] : words[i][1]]) > self.max_tokens:
+                out.extend(self._split_chars(*words[i]))  # one "word" over the budget
+            else:
+                out.append((words[i][0], words[j - 1][1]))
             i = j
         return out
 
-    def _last_fitting(self, begin: int, ends: list[int], lo: int) -> int:
+    def _split_chars(self, start: int, end: int) -> list[tuple[int, int]]:
+        """Split a single over-long word (a URL, base64, a table without spaces) by characters."""
+        ends = range(start + 1, end + 1)  # ends[k] == start + 1 + k
+        out: list[tuple[int, int]] = []
+        k = 0
+        while k < len(ends):
+            first = start + k
+            k = self._last_fitting(first, ends, k) + 1
+            out.append((first, ends[k - 1]))
+        return out
+
+    def _last_fitting(self, begin: int, ends: Sequence[int], lo: int) -> int:
         """Largest ``k >= lo`` with ``count(text[begin:ends[k]]) <= max_tokens``, else ``lo``.
 
         Gallops then bisects, so a section costs O(log n) counts per chunk, not O(n).

@@ -5,13 +5,17 @@
 
 - PDF (pypdfium2): the text layer, page by page, with headings inferred from font sizes (see
   :mod:`kbflow.tasks.core.pdftext`); a page with fewer than ``Limits.min_page_chars``
-  characters of text is rendered and OCR'd instead. Pages are joined
+  characters of text, or with under 200 characters and an image over 40% of the page (a scan
+  with a stamped header), is rendered and OCR'd, and the longer of the two texts kept. Pages
+  are joined
   with a form feed (``\\f``) so :func:`kbflow.tasks.core.clean.clean_text` can drop repeated
   headers and footers.
 - Images (PNG, JPEG, TIFF, GIF, WebP; every frame up to the page cap): OCR.
 - HTML (selectolax): main text; see :mod:`kbflow.tasks.core.htmltext`.
 - DOCX (python-docx) after a zip-bomb check; see :mod:`kbflow.tasks.core.docxtext`.
-- Plain text and Markdown: decoded with BOM / UTF-8 / charset-normalizer detection.
+- Plain text and Markdown: decoded with BOM / UTF-8 / charset-normalizer detection;
+  underlined (setext) headings become ``#`` lines and Markdown syntax is stripped (see
+  :mod:`kbflow.tasks.core.mdtext`).
 
 Errors (all :class:`~kbflow.tasks.core.errors.TaskError`): ``Kbflow.DocumentTooLarge`` over the
 byte, page, pixel or decompressed-size caps; ``Kbflow.UnsupportedMediaType``;
@@ -37,6 +41,7 @@ from kbflow.tasks.core.errors import (
     UnsupportedMediaType,
 )
 from kbflow.tasks.core.htmltext import html_to_text
+from kbflow.tasks.core.mdtext import markdown_to_text, setext_to_atx
 from kbflow.tasks.core.ocr import OcrEngine, OcrResult, default_engine
 from kbflow.tasks.core.pdftext import Line, page_lines, plain_lines, render_pages
 from kbflow.tasks.core.textdecode import declared_html_charset, decode_text
@@ -46,8 +51,12 @@ if TYPE_CHECKING:
 
 __all__ = ["PAGE_BREAK", "Extracted", "Limits", "Section", "extract", "sections_of"]
 
-_HEADING_LINE: Final = re.compile(r"^(#{1,6})[ \t]+(\S.*?)[ \t#]*$", re.MULTILINE)
+_HEADING_LINE: Final = re.compile(
+    r"(?:^|(?<=\f))(#{1,6})[ \t]+(\S[^\n\f]*?)[ \t#]*(?=[\n\f]|\Z)", re.MULTILINE
+)
 PAGE_BREAK: Final = "\f"
+_SCAN_MAX_CHARS: Final = 200
+_SCAN_COVERAGE: Final = 0.4
 
 
 @dataclass(frozen=True, slots=True)
@@ -239,8 +248,10 @@ def _pdf_pages(document: Any, ctx: _Context) -> _Partial:
     for index in range(count):
         try:
             page = document[index]
-            pages.append(_pdf_page_lines(page, index, ctx, out))
-            page.close()
+            try:
+                pages.append(_pdf_page_lines(page, index, ctx, out))
+            finally:
+                page.close()
         except pdfium.PdfiumError as exc:
             raise ExtractionFailed(f"cannot read PDF page {index + 1}: {exc}") from exc
     out.text = PAGE_BREAK.join(render_pages(pages))
@@ -254,7 +265,9 @@ def _pdf_page_lines(page: Any, index: int, ctx: _Context, out: _Partial) -> list
     finally:
         textpage.close()
     chars = sum(len(line.text.strip()) for line in lines)
-    if chars >= ctx.limits.min_page_chars:
+    if chars >= ctx.limits.min_page_chars and not (
+        chars < _SCAN_MAX_CHARS and _image_coverage(page) >= _SCAN_COVERAGE
+    ):
         return lines
     if out.ocr_pages >= ctx.limits.max_ocr_pages:
         out.warnings.append(f"page {index + 1}: no text layer; OCR page cap reached, skipped")
@@ -268,6 +281,21 @@ def _pdf_page_lines(page: Any, index: int, ctx: _Context, out: _Partial) -> list
     out.ocr_pages += 1
     out.ocr_results.append(result)
     return plain_lines(result.text) if len(result.text.strip()) > chars else lines
+
+
+def _image_coverage(page: Any) -> float:
+    """Share of the page covered by its largest image (a scan with a stamped text line)."""
+    import pypdfium2.raw as pdfium_c
+
+    width, height = page.get_size()
+    best = 0.0
+    try:
+        for image in page.get_objects(filter=(pdfium_c.FPDF_PAGEOBJ_IMAGE,), max_depth=2):
+            left, bottom, right, top = image.get_bounds()
+            best = max(best, abs(float(right) - float(left)) * abs(float(top) - float(bottom)))
+    except Exception:  # noqa: BLE001 - a malformed object only means "no scan detected"
+        return 0.0
+    return best / max(1.0, float(width) * float(height))
 
 
 def _pdf_title(document: Any) -> str:
@@ -335,7 +363,15 @@ def _extract_docx(data: bytes, ctx: _Context) -> _Partial:
 
 def _extract_text(data: bytes, ctx: _Context) -> _Partial:
     decoded = decode_text(data)
-    text = decoded.text.replace("\r\n", "\n").replace("\r", "\n")
+    text = setext_to_atx(decoded.text.replace("\r\n", "\n").replace("\r", "\n"))
+    out = _Partial(text=text, encoding=decoded.encoding)
+    _warn_replacements(text, out)
+    return out
+
+
+def _extract_markdown(data: bytes, ctx: _Context) -> _Partial:
+    decoded = decode_text(data)
+    text = markdown_to_text(decoded.text.replace("\r\n", "\n").replace("\r", "\n"))
     out = _Partial(text=text, encoding=decoded.encoding)
     _warn_replacements(text, out)
     return out
@@ -360,6 +396,6 @@ _HANDLERS: Final[dict[str, Callable[[bytes, _Context], _Partial]]] = {
     media.HTML: _extract_html,
     media.DOCX: _extract_docx,
     media.PLAIN: _extract_text,
-    media.MARKDOWN: _extract_text,
+    media.MARKDOWN: _extract_markdown,
     **{image_type: _extract_image for image_type in media.IMAGE_TYPES},
 }

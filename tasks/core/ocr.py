@@ -98,6 +98,11 @@ class RapidOcrEngine:
             "Global.use_cls": use_cls,
             "Global.text_score": min_score,
             "EngineConfig.onnxruntime.intra_op_num_threads": threads,
+            # Default "min"/736 upscales any image whose short side is under 736 px, so a
+            # one-line crop became ~4000 px wide (2.3 s instead of 0.08 s, same words read).
+            # Scale only down, and only images over 2000 px.
+            "Det.limit_type": "max",
+            "Det.limit_side_len": 2000,
         }
         self._engine = RapidOCR(params=params)
         self._lock = threading.Lock()

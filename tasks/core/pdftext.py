@@ -1,8 +1,10 @@
 """Headings for PDF text layers, inferred from font sizes.
 
 A PDF text layer has no structure, only glyphs with sizes. :func:`page_lines` reads a page's
-lines with the font size of each line's first character (one pdfium call per line, not per
-glyph, so it costs little). :func:`render_pages` then takes the document's body size (the size
+lines with the size of each line's first character (one pdfium call per line, not per glyph,
+so it costs little). The size is the height of the character's *loose* box (the font's
+ascent to descent at its rendered size), not ``FPDFText_GetFontSize``: TeX and many other
+producers set fonts at size 1 and scale them with the text matrix, which that call ignores. :func:`render_pages` then takes the document's body size (the size
 carrying most characters) and turns short lines set at least 15% larger into Markdown headings,
 largest size first (``#``, ``##``, ``###``); consecutive heading lines of one size (a wrapped
 title) are joined.
@@ -21,6 +23,7 @@ __all__ = ["Line", "page_lines", "render_pages"]
 _HEADING_RATIO: Final = 1.15
 _MAX_HEADING_CHARS: Final = 150
 _MAX_LEVELS: Final = 3
+_SAME_SIZE: Final = 0.94
 _LINE_BREAK: Final = re.compile(r"\r\n|\r|\n")
 
 
@@ -51,12 +54,23 @@ def page_lines(textpage: Any) -> list[Line]:
         segment = text[start:end]
         if segment.strip():
             first = start + (len(segment) - len(segment.lstrip()))
-            size = float(pdfium_c.FPDFText_GetFontSize(textpage.raw, first))
-            lines.append(Line(segment.replace("\x02", "-"), round(size, 1)))
+            lines.append(Line(segment.replace("\x02", "-"), _char_size(textpage, first)))
         else:
             lines.append(Line("", 0.0))
         start = match.end() if match else len(text)
     return lines
+
+
+def _char_size(textpage: Any, index: int) -> float:
+    """Rendered size of character ``index``: its loose box height, rounded to 0.25 pt."""
+    import pypdfium2.raw as pdfium_c
+
+    rect = pdfium_c.FS_RECTF()
+    if pdfium_c.FPDFText_GetLooseCharBox(textpage.raw, index, rect):
+        height = abs(float(rect.top) - float(rect.bottom))
+        if height > 0:
+            return round(height * 4) / 4
+    return round(float(pdfium_c.FPDFText_GetFontSize(textpage.raw, index)) * 4) / 4
 
 
 def plain_lines(text: str) -> list[Line]:
@@ -88,7 +102,13 @@ def _heading_levels(pages: Sequence[Sequence[Line]]) -> dict[float, int]:
         return {}
     body = weights.most_common(1)[0][0]
     bigger = sorted((s for s in weights if s >= body * _HEADING_RATIO), reverse=True)
-    return {size: min(i + 1, _MAX_LEVELS) for i, size in enumerate(bigger)}
+    levels: dict[float, int] = {}
+    level, cluster = 0, float("inf")
+    for size in bigger:
+        if size < cluster * _SAME_SIZE:  # sizes within 6% (bold vs regular) share a level
+            level, cluster = level + 1, size
+        levels[size] = min(level, _MAX_LEVELS)
+    return levels
 
 
 def _repeated_lines(pages: Sequence[Sequence[Line]]) -> set[str]:

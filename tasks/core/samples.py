@@ -387,7 +387,7 @@ def _binary_named_txt() -> bytes:
 
 
 def sample_files() -> list[SampleFile]:
-    """Build the whole corpus in memory (deterministic; about 3 seconds)."""
+    """Build the whole corpus in memory (deterministic; under a second here)."""
     c = content
     pdf, docx_, html, md, txt = media.PDF, media.DOCX, media.HTML, media.MARKDOWN, media.PLAIN
     header = f"{c.BANK} - Internal policy"

@@ -5,8 +5,12 @@ Adding a backend (``Client.local``) is one more entry in ``BACKENDS`` and one bu
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
+import socket
+import threading
+import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,7 +22,7 @@ from sdk_fakes import FakeStepFunctions
 
 ROLE = "arn:aws:iam::123456789012:role/kbflow-test"
 # KBFLOW_SDK_BACKENDS=mock,local narrows the run (e.g. while moto is unavailable).
-BACKENDS = [b for b in os.environ.get("KBFLOW_SDK_BACKENDS", "mock,aws,local").split(",") if b]
+BACKENDS = [b for b in os.environ.get("KBFLOW_SDK_BACKENDS", "mock,aws,local,api").split(",") if b]
 
 
 class FakeTime:
@@ -120,6 +124,7 @@ def _local_harness() -> Iterator[Harness]:
     from kbflow.runtime.engine import Engine
 
     engine = Engine()  # real clock: these tests need long Waits to stay RUNNING
+    engine.register_function("review", lambda event, context: {"queued": True})  # CALLBACK's task
 
     def create(name: str, definition: Mapping[str, Any]) -> str:
         arn: str = engine.create_state_machine(name, definition)
@@ -145,6 +150,64 @@ def _no_deployed_stacks(
         monkeypatch.delenv(f"KBFLOW_WORKFLOW_{name}_ARN", raising=False)
 
 
+@pytest.fixture(scope="session")
+def local_api() -> Iterator[tuple[str, Any]]:
+    """kbflow's local Step Functions API (``kbflow console``) on a free loopback port."""
+    uvicorn = pytest.importorskip("uvicorn")
+    app_module = pytest.importorskip("kbflow.runtime.api.app")
+    from kbflow.runtime.api.backend import EngineBackend
+    from kbflow.runtime.engine import Engine
+
+    engine = Engine()
+    engine.register_function("review", lambda event, context: {"queued": True})
+    app = app_module.create_app(EngineBackend(engine))
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        if time.monotonic() > deadline:
+            pytest.fail("kbflow's local API did not start")
+        time.sleep(0.01)
+    try:
+        yield f"http://127.0.0.1:{port}", engine
+    finally:
+        server.should_exit = True
+        thread.join(timeout=5)
+        engine.close()
+
+
+def _api_harness(local_api: tuple[str, Any], monkeypatch: pytest.MonkeyPatch) -> Iterator[Harness]:
+    import boto3
+
+    url, _ = local_api
+    for key, value in {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"}.items():
+        monkeypatch.setenv(key, value)
+    sfn = boto3.client("stepfunctions", region_name="us-east-1", endpoint_url=url)
+    suffix = next(_API_NAMES)
+
+    def create(name: str, definition: Mapping[str, Any]) -> str:
+        arn: str = sfn.create_state_machine(
+            name=f"{name}-{suffix}", definition=json.dumps(definition), roleArn=ROLE
+        )["stateMachineArn"]
+        return arn
+
+    def make(registry: Registry) -> Client:
+        return Client.aws(endpoint_url=url, region="us-east-1", registry=registry)
+
+    try:
+        yield Harness("api", create, make)
+    finally:
+        _stop_running(sfn)
+        sfn.close()
+
+
+_API_NAMES = itertools.count()
+
+
 @pytest.fixture(params=BACKENDS)
 def harness(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[Harness]:
     """The backend under test (every test using it runs once per backend)."""
@@ -152,6 +215,8 @@ def harness(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> 
         yield from _mock_harness()
     elif request.param == "local":
         yield from _local_harness()
+    elif request.param == "api":
+        yield from _api_harness(request.getfixturevalue("local_api"), monkeypatch)
     else:
         yield from _aws_harness(monkeypatch)
 

@@ -168,6 +168,18 @@ class FakeStepFunctions:
         elif kind == "Task" and state["Resource"].endswith(".waitForTaskToken"):
             token = f"token-{len(self.tokens) + 1}-{ex.name}"
             self.tokens[token] = ex.arn
+            params = {
+                "FunctionName": state["Parameters"]["FunctionName"],
+                "Payload": {"token": token},
+            }
+            self.event(
+                ex,
+                "TaskScheduled",
+                "taskScheduledEventDetails",
+                resource="invoke.waitForTaskToken",
+                resourceType="lambda",
+                parameters=json.dumps(params),
+            )
             self.event(ex, "TaskSubmitted", "taskSubmittedEventDetails", resource=state["Resource"])
 
     def op_DescribeExecution(self, executionArn: str) -> dict[str, Any]:

@@ -7,6 +7,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import boto3
 import kbflow
@@ -155,7 +156,7 @@ def test_loopback_endpoint_serves_the_kbflow_console(monkeypatch: pytest.MonkeyP
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "x")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "x")
     client = Client.aws(endpoint_url="http://127.0.0.1:8083/", region="us-east-1")
-    assert client.console_url(EXEC) == f"http://127.0.0.1:8083/executions/{EXEC}"
+    assert client.console_url(EXEC) == f"http://127.0.0.1:8083/#/execution/{quote(EXEC, safe='')}"
     client.close()
 
 

@@ -9,7 +9,7 @@ import boto3
 import kbflow
 import pytest
 from kbflow import Client, MockBackend, Registry, StoreReviewSource
-from kbflow._review_sources import review_source_from_outputs
+from kbflow._reviews import review_source_from_outputs
 from moto import mock_aws
 from sdk_fakes import CALLBACK, FakeStepFunctions
 

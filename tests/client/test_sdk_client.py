@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any
+from urllib.parse import quote
 
 import kbflow
 import pytest
 from conftest import Harness
 from kbflow import Execution, ExecutionStatus, HistoryEvent, _validation
-from sdk_fakes import ECHO, FAIL, PASS, WAIT
+from sdk_fakes import CALLBACK, ECHO, FAIL, PASS, WAIT
 
 SCHEMA: dict[str, Any] = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
@@ -207,5 +209,54 @@ def test_unknown_workflow_name_is_a_configuration_error(harness: Harness) -> Non
 
 
 def test_bogus_task_token_is_invalid(harness: Harness) -> None:
-    with pytest.raises((kbflow.InvalidToken, kbflow.TaskDoesNotExist)):
-        harness.client().send_task_success("garbage", {"ok": True})
+    client = harness.client()
+    with pytest.raises(kbflow.InvalidToken) as info:
+        client.send_task_success("garbage", {"ok": True})
+    assert info.value.code == "InvalidToken"
+    with pytest.raises(kbflow.InvalidToken):
+        client.send_task_heartbeat("garbage")
+
+
+def _task_token(client: kbflow.Client, run: Execution) -> str:
+    """The token a .waitForTaskToken task handed out, read from its TaskScheduled event."""
+    for event in client.events(run, timeout=5):
+        if event.type == "TaskScheduled":
+            token: str = json.loads(event.details["parameters"])["Payload"]["token"]
+            return token
+    raise AssertionError("no task was scheduled")
+
+
+def test_task_token_callbacks(harness: Harness) -> None:
+    if harness.kind == "aws":
+        pytest.skip("moto cannot run the Lambda function of a .waitForTaskToken task")
+    client = harness.client()
+    machine = harness.create("callback", CALLBACK)
+    ok = client.start(machine, {})
+    token = _task_token(client, ok)
+    client.send_task_heartbeat(token)
+    client.send_task_success(token, {"done": True})
+    assert client.wait(ok, timeout=5) == {"done": True}
+    with pytest.raises((kbflow.TaskDoesNotExist, kbflow.TaskTimedOut)):  # a token works once
+        client.send_task_success(token, {"again": True})
+    bad = client.start(machine, {})
+    client.send_task_failure(_task_token(client, bad), "Review.Rejected", "not publishable")
+    with pytest.raises(kbflow.ExecutionFailed) as info:
+        client.wait(bad, timeout=5)
+    assert (info.value.error, info.value.cause) == ("Review.Rejected", "not publishable")
+
+
+def test_console_url_opens_the_kbflow_console(
+    local_api: tuple[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import httpx
+
+    url, engine = local_api
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "local")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "local")
+    client = kbflow.Client.aws(endpoint_url=url, region="us-east-1")
+    run = client.start(engine.create_state_machine("console-page", PASS), {})
+    page, fragment = client.console_url(run).split("#", 1)
+    assert page == url + "/"
+    assert fragment == "/execution/" + quote(run.arn, safe="")  # the console's own route
+    response = httpx.get(page, timeout=5)
+    assert response.status_code == 200 and "<html" in response.text.lower()

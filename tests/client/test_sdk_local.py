@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import quote
 
 import kbflow
 import pytest
@@ -23,8 +24,22 @@ def local(tmp_path_factory: pytest.TempPathFactory, clock: VirtualClock) -> Iter
     # One engine for the module: compiled JSONata expressions are bound to the engine thread
     # that compiled them but cached process-wide (runtime/asl/jsonata.py), so engines on other
     # threads must not run the same flows in this process.
-    with Client.local(store=tmp_path_factory.mktemp("store"), clock=clock) as client:
-        yield client
+    from kbflow.tasks.adapters import config
+
+    installed = list(config._installed)  # Client.local installs the store's adapters process-wide
+    try:
+        with Client.local(store=tmp_path_factory.mktemp("store"), clock=clock) as client:
+            yield client
+    finally:
+        config._installed[:] = installed  # leave other test modules the adapters they had
+
+
+@pytest.fixture
+def reviewer(clock: VirtualClock) -> Iterator[None]:
+    """A human at work holds virtual time, as work in flight does: no deadline passes unless
+    the test moves the clock with ``clock.advance``."""
+    with clock.busy():
+        yield
 
 
 def _pending(client: Client, run: Execution, *, escalated: bool = False) -> Review:
@@ -52,7 +67,7 @@ def test_the_three_flows_are_registered(local: Client) -> None:
 
 def test_console_url_points_at_the_local_console(local: Client) -> None:
     arn = "arn:aws:states:us-east-1:123456789012:execution:kbflow-ingestion:run-1"
-    assert local.console_url(arn) == f"http://127.0.0.1:8083/executions/{arn}"
+    assert local.console_url(arn) == f"http://127.0.0.1:8083/#/execution/{quote(arn, safe='')}"
 
 
 @pytest.mark.parametrize(
@@ -81,6 +96,7 @@ def test_invalid_review_input_is_refused_before_starting(
         ("edit", {"edits": {"text": "The redacted text."}}, "reindexed"),
     ],
 )
+@pytest.mark.usefixtures("reviewer")
 def test_human_review_decisions_through_client_reviews(
     local: Client, decision: Any, kwargs: dict[str, Any], applied: str
 ) -> None:
@@ -103,6 +119,7 @@ def test_human_review_decisions_through_client_reviews(
         local.reviews.decide(review, decision="approve", reviewer="eve")
 
 
+@pytest.mark.usefixtures("reviewer")
 def test_review_timeout_escalates_on_the_virtual_clock(local: Client, clock: VirtualClock) -> None:
     run = local.start(
         "human-review",

@@ -99,5 +99,5 @@ def test_quickstart_on_the_embedded_engine(tmp_path: Path) -> None:
         timeout=120,
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "http://127.0.0.1:8083/executions/arn:aws:states:" in result.stdout
+    assert "http://127.0.0.1:8083/#/execution/arn%3Aaws%3Astates%3A" in result.stdout
     assert "Plan Ingestion" in result.stdout and "SUCCEEDED" in result.stdout

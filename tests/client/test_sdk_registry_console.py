@@ -110,7 +110,8 @@ def test_console_url_for_a_local_backend() -> None:
     backend = MockBackend(FakeStepFunctions())
     backend.console_base = kbflow._client.LOCAL_CONSOLE
     arn = "arn:aws:states:us-east-1:123456789012:execution:kbflow-ingestion:run-1"
-    assert Client(backend=backend).console_url(arn) == f"http://127.0.0.1:8083/executions/{arn}"
+    url = Client(backend=backend).console_url(arn)
+    assert url == "http://127.0.0.1:8083/#/execution/" + arn.replace(":", "%3A")
 
 
 def test_console_url_refuses_what_is_not_an_execution_arn() -> None:

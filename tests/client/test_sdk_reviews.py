@@ -141,6 +141,18 @@ def test_malformed_decisions_send_nothing(
     assert review_client.describe(review.execution_arn).status is ExecutionStatus.RUNNING
 
 
+def test_heartbeat_keeps_a_review_alive(
+    review_client: Client, fake_sfn: FakeStepFunctions, source: MemoryReviews
+) -> None:
+    review = _request_review(review_client, fake_sfn, source, 1)
+    review_client.reviews.heartbeat(review)
+    assert fake_sfn.requests[-1].operation == "SendTaskHeartbeat"
+    assert fake_sfn.requests[-1].params == {"taskToken": review._token}
+    fake_sfn.timed_out_tokens.add(review._token)
+    with pytest.raises(kbflow.TaskTimedOut):
+        review_client.reviews.heartbeat(review)
+
+
 def test_deciding_a_timed_out_review_raises_and_is_not_recorded(
     review_client: Client, fake_sfn: FakeStepFunctions, source: MemoryReviews
 ) -> None:

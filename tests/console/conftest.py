@@ -39,7 +39,9 @@ class Served:
         client = boto3.client(
             "stepfunctions", endpoint_url=self.url, region_name="us-east-1",
             aws_access_key_id="test", aws_secret_access_key="test",
-            config=Config(retries={"max_attempts": 1}, read_timeout=30))
+            # StartSyncExecution has the host prefix "sync-"; a local endpoint has no such host.
+            config=Config(retries={"max_attempts": 1}, read_timeout=30,
+                          inject_host_prefix=False))
         if headers:
             def add(request: Any, **_: Any) -> None:
                 for key, value in headers.items():

@@ -125,3 +125,40 @@ def test_no_object_store_configured(engine: Engine) -> None:
     described, _ = run_machine(engine, _map(ItemReader={
         "Resource": "arn:aws:states:::s3:listObjectsV2", "Parameters": {"Bucket": "b"}}))
     assert described["Error"] == "States.ItemReaderFailed"
+
+
+def test_batches_by_bytes_and_manifest_reader(dengine: Engine,
+                                              store: InMemoryObjectStore) -> None:
+    import gzip
+
+    store.put_object("inv", "data/part-0.csv.gz",
+                     gzip.compress(b"inv,docs/a.txt,10\ninv,docs/b.txt,20\n"))
+    store.put_object("inv", "data/part-1.csv", b"inv,docs/c.txt,30\n")
+    store.put_object("inv", "manifest.json", json.dumps({
+        "destinationBucket": "arn:aws:s3:::inv", "fileSchema": "Bucket, Key, Size",
+        "files": [{"key": "data/part-0.csv.gz"}, {"key": "data/part-1.csv"}]}).encode())
+    described, _ = run_machine(dengine, _map(
+        ItemReader={"Resource": "arn:aws:states:::s3:getObject",
+                    "ReaderConfig": {"InputType": "MANIFEST"},
+                    "Parameters": {"Bucket": "inv", "Key": "manifest.json"}},
+        ItemBatcher={"MaxInputBytesPerBatch": 90}))
+    batches = json.loads(described["Output"])
+    keys = [[item["Key"] for item in batch["Items"]] for batch in batches]
+    assert sum(keys, []) == ["docs/a.txt", "docs/b.txt", "docs/c.txt"]
+    assert all(len(json.dumps(b["Items"])) <= 100 for b in batches) and len(batches) >= 2
+
+
+def test_jsonata_reader_arguments_and_express_children(dengine: Engine,
+                                                       store: InMemoryObjectStore) -> None:
+    store.put_object("b", "k.jsonl", b'{"n": 1}\n{"n": 2}\n{"n": 3}\n')
+    processor = {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "EXPRESS"},
+                 "StartAt": "P", "States": {"P": {"Type": "Pass",
+                                                  "Output": "{% $states.input.n * 10 %}",
+                                                  "End": True}}}
+    described, _ = run_machine(dengine, {"QueryLanguage": "JSONata", "StartAt": "M", "States": {
+        "M": {"Type": "Map", "ItemProcessor": processor, "End": True,
+              "ItemReader": {"Resource": "arn:aws:states:::s3:getObject",
+                             "ReaderConfig": {"InputType": "JSONL", "MaxItems": 2},
+                             "Arguments": {"Bucket": "b", "Key": "{% $states.input.key %}"}}}}},
+        {"key": "k.jsonl"})
+    assert json.loads(described["Output"]) == [10, 20]

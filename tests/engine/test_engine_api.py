@@ -111,3 +111,67 @@ def test_uncompilable_expressions_are_definition_errors(engine: Engine,
     with pytest.raises(DefinitionError):
         engine.create_state_machine("bad", {"StartAt": "P", "States": {"P": {
             "Type": "Pass", "Parameters": parameters, "End": True}}})
+
+
+def test_wait_gives_up_after_its_real_timeout(engine: Engine) -> None:
+    engine.register_function("never", lambda e, c: None)
+    sm = engine.create_state_machine("cb", {"StartAt": "T", "States": {"T": {
+        "Type": "Task", "Resource": "arn:aws:states:::lambda:invoke.waitForTaskToken",
+        "Parameters": {"FunctionName": "never", "Payload.$": "$$.Task.Token"}, "End": True}}})
+    arn = engine.start_execution(sm, {})
+    with pytest.raises(TimeoutError):
+        engine.wait(arn, timeout=0.05)
+    assert engine.describe_execution(arn)["Status"] == "RUNNING"
+    engine.stop_execution(arn, error="Stopped.ByTest", cause="done")
+    described = engine.wait(arn, timeout=10)
+    assert (described["Status"], described["Error"]) == ("ABORTED", "Stopped.ByTest")
+
+
+def test_express_rejects_callback_and_sync_patterns(engine: Engine) -> None:
+    with pytest.raises(DefinitionError, match="Express state machines do not support"):
+        engine.create_state_machine("x", {"StartAt": "T", "States": {"T": {
+            "Type": "Task", "Resource": "arn:aws:states:::lambda:invoke.waitForTaskToken",
+            "Parameters": {"FunctionName": "f"}, "End": True}}}, type="EXPRESS")
+
+
+def test_stop_right_after_start(engine: Engine) -> None:
+    sm = engine.create_state_machine("w", WAIT)
+    for _ in range(20):
+        arn = engine.start_execution(sm, {})
+        engine.stop_execution(arn)
+        described = engine.wait(arn, timeout=10)
+        assert described["Status"] in ("ABORTED", "SUCCEEDED")
+        types = event_types(engine.history(arn))
+        assert types[0] == "ExecutionStarted" and types[-1] in ("ExecutionAborted",
+                                                                "ExecutionSucceeded")
+
+
+def test_add_history_listener_chains(clock: VirtualClock) -> None:
+    first: list[str] = []
+    second: list[str] = []
+    with Engine(clock=clock, history_listener=lambda arn, e: first.append(e["type"])) as eng:
+        eng.add_history_listener(lambda arn, e: second.append(e["type"]))
+        sm = eng.create_state_machine("w", WAIT)
+        eng.wait(eng.start_execution(sm, {}), timeout=10)
+    assert first == second and first[0] == "ExecutionStarted"
+
+
+def test_engine_methods_refuse_the_engine_thread(engine: Engine) -> None:
+    from typing import Any
+
+    from kbflow.errors import ConfigurationError
+
+    async def nosy(call: Any) -> Any:
+        try:
+            engine.list_state_machines()
+            engine.describe_state_machine(call.run.record.state_machine_arn)
+            engine.list_executions(call.run.record.state_machine_arn)
+        except ConfigurationError as exc:
+            return {"refused": str(exc)[:20]}
+        return {"refused": None}
+
+    engine.register_integration("nosy:call", nosy)
+    sm = engine.create_state_machine("n", {"StartAt": "T", "States": {"T": {
+        "Type": "Task", "Resource": "arn:aws:states:::nosy:call", "End": True}}})
+    described = engine.wait(engine.start_execution(sm, {}), timeout=10)
+    assert json.loads(described["Output"]) == {"refused": "Engine methods block"}

@@ -85,8 +85,11 @@ def test_retry_backoff_with_max_delay_on_virtual_clock(engine: Engine) -> None:
                    "MaxAttempts": 4, "MaxDelaySeconds": 60}]}}})
     assert described["Status"] == "SUCCEEDED" and len(calls) == 5
     scheduled = [e["timestamp"] for e in history if e["type"] == "LambdaFunctionScheduled"]
-    gaps = [round((b - a).total_seconds()) for a, b in zip(scheduled, scheduled[1:], strict=False)]
-    assert gaps == [10, 30, 60, 60]  # 10, 30, 90 capped at 60, 270 capped at 60
+    gaps = [(b - a).total_seconds() for a, b in zip(scheduled, scheduled[1:], strict=False)]
+    # 10, 30, 90 capped at 60, 270 capped at 60 (+ the real time the handler ran, which
+    # virtual time follows while it is in flight)
+    expected = [10, 30, 60, 60]
+    assert all(e <= g < e + 1 for g, e in zip(gaps, expected, strict=True)), gaps
 
 
 def test_retry_exhausted_then_fails_and_jitter(engine: Engine) -> None:

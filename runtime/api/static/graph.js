@@ -23,7 +23,7 @@ const KbGraph = (() => {
   /** Lay out {nodes, edges} with dagre; returns the dagre graph. */
   function layout(graph) {
     const g = new dagre.graphlib.Graph({ compound: true, multigraph: true });
-    g.setGraph({ rankdir: "TB", nodesep: 28, ranksep: 38, edgesep: 14, marginx: 24, marginy: 24 });
+    g.setGraph({ rankdir: "TB", nodesep: 28, ranksep: 42, edgesep: 14, marginx: 24, marginy: 32 });
     g.setDefaultEdgeLabel(() => ({}));
     for (const n of graph.nodes) {
       if (n.type === "Container") g.setNode(n.id, { label: n.label, container: true, data: n });
@@ -75,7 +75,7 @@ const KbGraph = (() => {
       if (n.container) {
         const box = el("g", { class: "container" }, layers.boxes);
         el("rect", { x: n.x - n.width / 2, y: n.y - n.height / 2, width: n.width, height: n.height, rx: 10 }, box);
-        const label = el("text", { x: n.x - n.width / 2 + 10, y: n.y - n.height / 2 + 15 }, box);
+        const label = el("text", { x: n.x - n.width / 2 + 2, y: n.y - n.height / 2 - 6 }, box);
         label.textContent = "";
         boxEls.set(data.state, { label, data });
         continue;
@@ -114,7 +114,8 @@ const KbGraph = (() => {
     const fit = () => {
       const gw = g.graph().width || 1, gh = g.graph().height || 1;
       const w = host.clientWidth || 800, h = host.clientHeight || 560;
-      view.k = Math.min(1.25, Math.max(0.2, Math.min(w / gw, h / gh) * 0.96));
+      // Whole graph if it stays readable; otherwise fit the width and start at the top.
+      view.k = Math.min(1.2, Math.max(0.62, Math.min(w / gw, h / gh) * 0.97));
       view.x = (w - gw * view.k) / 2; view.y = Math.max(8, (h - gh * view.k) / 2);
       apply();
     };
@@ -136,7 +137,7 @@ const KbGraph = (() => {
     window.addEventListener("pointerup", () => { drag = null; svg.classList.remove("dragging"); });
     fit();
 
-    function update(states) {
+    function update(states, transitions) {
       for (const [name, item] of nodeEls) {
         const run = states[name];
         const status = run ? run.status : "notreached";
@@ -165,11 +166,13 @@ const KbGraph = (() => {
         }
         box.label.textContent = text;
       }
-      const entered = new Set(Object.keys(states));
+      const taken = new Set((transitions || []).map(([a, b]) => `${a}\u0001${b}`));
+      const done = (name) => states[name] && ["succeeded", "caught"].includes(states[name].status);
       for (const edge of layers.edges.children) {
         const s = edge.dataset.source.split("\u0000")[0], t = edge.dataset.target.split("\u0000")[0];
-        const taken = (entered.has(s) || s === "__start__") && (entered.has(t) || (t === "__end__" && entered.size > 0));
-        edge.classList.toggle("taken", taken);
+        const end = edge.dataset.target.includes("\u0000") || t === "__end__";
+        const on = s === "__start__" ? Boolean(states[t]) : end ? done(s) : taken.has(`${s}\u0001${t}`);
+        edge.classList.toggle("taken", on);
       }
     }
 

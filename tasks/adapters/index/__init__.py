@@ -22,6 +22,7 @@ from ._base import (
     dedupe_hits,
     fuse,
     lexical_coverage,
+    search_query,
 )
 from ._kendra import KendraIndex
 from ._local import LocalIndex, fts_query
@@ -45,4 +46,5 @@ __all__ = [
     "fts_query",
     "fuse",
     "lexical_coverage",
+    "search_query",
 ]

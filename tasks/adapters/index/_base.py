@@ -10,11 +10,13 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Final, Literal, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Final, Literal, Protocol, runtime_checkable
 
-import numpy as np
-import numpy.typing as npt
 from kbflow.errors import ConfigurationError, KbflowError
+
+if TYPE_CHECKING:  # numpy is imported where vectors are handled: AWS handlers may lack it
+    import numpy as np
+    import numpy.typing as npt
 
 SearchMode = Literal["hybrid", "lexical", "vector"]
 """``lexical`` (BM25), ``vector`` (cosine k-NN) or ``hybrid`` (both, fused)."""
@@ -156,6 +158,8 @@ def as_matrix(vectors: Any, *, rows: int, dimension: int | None) -> npt.NDArray[
     Raises:
         ConfigurationError: the shape is wrong or a value is not finite.
     """
+    import numpy as np
+
     matrix = np.ascontiguousarray(np.asarray(vectors, dtype=np.float32))
     if rows == 0 and matrix.size == 0:
         return matrix.reshape(0, dimension or 0)
@@ -179,6 +183,8 @@ def as_query_vector(vector: Any, *, dimension: int | None) -> npt.NDArray[np.flo
     """
     if vector is None:
         raise ConfigurationError("vector and hybrid search need a query vector")
+    import numpy as np
+
     v = np.asarray(vector, dtype=np.float32).reshape(-1)
     if dimension is not None and v.shape[0] != dimension:
         raise ConfigurationError(
@@ -326,3 +332,37 @@ def _rescored(hit: Hit, score: float) -> Hit:
 def candidate_depth(k: int) -> int:
     """How many candidates each side of a hybrid search fetches for a final ``k``."""
     return max(50, 5 * k)
+
+
+class _QueryEmbedder(Protocol):
+    def embed(self, texts: Sequence[str]) -> Any: ...
+
+
+def search_query(
+    index: Index,
+    embedder: _QueryEmbedder,
+    query: str,
+    *,
+    k: int = 10,
+    mode: SearchMode = "hybrid",
+    dedupe: bool = True,
+) -> list[Hit]:
+    """Search ``index`` for a user's query, embedding it only when the mode needs a vector.
+
+    Lexical searches never load the embedding model, so ``kbflow search --mode lexical`` starts
+    fast.
+
+    Args:
+        index: any :class:`Index`.
+        embedder: the embedder the index was built with (an ``Embedder``).
+        query: the user's text.
+        k: how many hits.
+        mode: ``hybrid``, ``lexical`` or ``vector``.
+        dedupe: keep only the best chunk of each document.
+
+    Returns:
+        Hits, best first.
+    """
+    mode = check_mode(mode)
+    vector = None if mode == "lexical" else embedder.embed([query])[0]
+    return index.search(query, vector, k=k, mode=mode, dedupe=dedupe)

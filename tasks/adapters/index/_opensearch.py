@@ -7,9 +7,13 @@ hybrid sends both in one ``_msearch`` and fuses the lists client-side with the s
 :func:`~kbflow.tasks.adapters.index.fuse` as the local index, so both rank alike.
 
 OpenSearch has no multi-document transactions, so :meth:`OpenSearchIndex.upsert` writes the new
-version under a fresh ``generation`` first, then the document record, and only then deletes the
-older generations: a failure part-way leaves the previous version searchable (and the partial new
-one is removed). Requests are signed with SigV4 from botocore (:class:`SigV4Auth`).
+version under a fresh ``generation`` first, then the document record (which lists the chunk ids of
+the new version and of the versions still to remove), and only then deletes the older chunks by
+id: a failure part-way leaves the previous version searchable (a partial new one is removed), and
+a retry finds whatever is left to delete in the record. Deletes go by id through ``_bulk``, not
+``_delete_by_query``, which OpenSearch Serverless does not offer. Until the old chunks are gone a
+search may see both versions; document-level de-duplication hides that. Requests are signed with
+SigV4 from botocore (:class:`SigV4Auth`).
 """
 
 from __future__ import annotations
@@ -112,6 +116,8 @@ class OpenSearchIndex:
         index: name of the chunk index (the document index is ``<index>-documents``).
         fusion: ``convex`` or ``rrf``.
         alpha: fixed lexical weight for convex fusion; None adapts it per query.
+        refresh: the ``refresh`` parameter of writes (``wait_for`` makes them searchable before
+            the call returns); None leaves it out (OpenSearch Serverless refreshes on its own).
     """
 
     def __init__(
@@ -122,8 +128,10 @@ class OpenSearchIndex:
         index: str = "kbflow-chunks",
         fusion: Fusion = "convex",
         alpha: float | None = None,
+        refresh: str | None = "wait_for",
     ) -> None:
         self._http = client
+        self.refresh = refresh
         self.dimension = dimension
         self.index = index
         self.documents_index = f"{index}-documents"
@@ -222,40 +230,62 @@ class OpenSearchIndex:
 
     # -- writes -----------------------------------------------------------------------------
 
-    def upsert(self, doc: IndexedDocument, chunks: Sequence[ChunkRecord], vectors: Any) -> None:
-        """Write a new generation of ``doc``'s chunks, then drop the old ones (see module doc)."""
-        matrix = as_matrix(vectors, rows=len(chunks), dimension=self.dimension)
-        generation = uuid.uuid4().hex
-        lines: list[dict[str, Any]] = []
-        for chunk, vector in zip(chunks, matrix, strict=True):
-            lines.append(
-                {
-                    "index": {
-                        "_index": self.index,
-                        "_id": f"{doc.doc_id}:{generation}:{chunk.chunk_index}",
-                    }
-                }
+    def _params(self) -> dict[str, str]:
+        return {"refresh": self.refresh} if self.refresh else {}
+
+    def _record(self, doc_id: str) -> dict[str, Any] | None:
+        result = self._call("GET", f"/{self.documents_index}/_doc/{doc_id}", allow=(404,))
+        source: dict[str, Any] | None = result.get("_source") if result.get("found") else None
+        return source
+
+    def _bulk(self, lines: list[dict[str, Any]]) -> dict[str, Any]:
+        return self._call("POST", "/_bulk", raw=_ndjson(lines), params=self._params())
+
+    def _delete_ids(self, ids: Sequence[str]) -> None:
+        """Delete chunks by id with one ``_bulk``; ids already gone (404) are fine."""
+        if not ids:
+            return
+        result = self._bulk([{"delete": {"_index": self.index, "_id": i}} for i in ids])
+        if result.get("errors") and _first_bulk_error(result, ignore_missing=True):
+            raise SearchIndexError(
+                f"OpenSearch could not delete old chunks: {_first_bulk_error(result)}",
+                transient=True,
             )
+
+    def _chunk_lines(
+        self, doc: IndexedDocument, chunks: Sequence[ChunkRecord], matrix: Any, ids: Sequence[str]
+    ) -> list[dict[str, Any]]:
+        lines: list[dict[str, Any]] = []
+        for chunk, vector, chunk_id in zip(chunks, matrix, ids, strict=True):
+            lines.append({"index": {"_index": self.index, "_id": chunk_id}})
             lines.append(
                 {
                     "doc_id": doc.doc_id,
                     "key": doc.key,
-                    "generation": generation,
+                    "generation": chunk_id.split(":")[1],
                     "chunk_index": chunk.chunk_index,
                     "text": chunk.text,
                     "heading": chunk.heading,
                     "embedding": [float(x) for x in vector],
                 }
             )
-        if lines:
-            result = self._call(
-                "POST", "/_bulk", raw=_ndjson(lines), params={"refresh": "wait_for"}
-            )
+        return lines
+
+    def upsert(self, doc: IndexedDocument, chunks: Sequence[ChunkRecord], vectors: Any) -> None:
+        """Write a new generation of ``doc``'s chunks, then drop the old ones (see module doc)."""
+        matrix = as_matrix(vectors, rows=len(chunks), dimension=self.dimension)
+        old = self._record(doc.doc_id) or {}
+        generation = uuid.uuid4().hex
+        ids = [f"{doc.doc_id}:{generation}:{c.chunk_index}" for c in chunks]
+        if ids:
+            result = self._bulk(self._chunk_lines(doc, chunks, matrix, ids))
             if result.get("errors"):
-                self._delete_where(doc.doc_id, keep=None, only=generation)
+                self._delete_ids(ids)  # remove the partial new generation; the old one stays
                 raise SearchIndexError(
                     f"OpenSearch bulk write of {doc.doc_id} failed: {_first_bulk_error(result)}"
                 )
+        # The record names the chunks to drop, so a retry after a failed delete still finds them.
+        stale = [i for i in [*old.get("chunk_ids", []), *old.get("stale_ids", [])] if i not in ids]
         record = {
             "doc_id": doc.doc_id,
             "key": doc.key,
@@ -265,39 +295,28 @@ class OpenSearchIndex:
             "metadata": dict(doc.metadata),
             "chunks": len(chunks),
             "generation": generation,
+            "chunk_ids": ids,
+            "stale_ids": stale,
         }
-        self._call(
-            "PUT",
-            f"/{self.documents_index}/_doc/{doc.doc_id}",
-            body=record,
-            params={"refresh": "wait_for"},
-        )
-        self._delete_where(doc.doc_id, keep=generation)
-
-    def _delete_where(self, doc_id: str, *, keep: str | None, only: str | None = None) -> int:
-        query: dict[str, Any] = {"bool": {"filter": [{"term": {"doc_id": doc_id}}]}}
-        if keep is not None:
-            query["bool"]["must_not"] = [{"term": {"generation": keep}}]
-        if only is not None:
-            query["bool"]["filter"].append({"term": {"generation": only}})
-        result = self._call(
-            "POST",
-            f"/{self.index}/_delete_by_query",
-            body={"query": query},
-            params={"refresh": "true", "conflicts": "proceed"},
-        )
-        return int(result.get("deleted", 0))
+        path = f"/{self.documents_index}/_doc/{doc.doc_id}"
+        self._call("PUT", path, body=record, params=self._params())
+        if stale:
+            self._delete_ids(stale)
+            self._call("PUT", path, body={**record, "stale_ids": []}, params=self._params())
 
     def delete(self, doc_id: str) -> bool:
         """Remove a document's chunks and record; return whether the record existed."""
-        self._delete_where(doc_id, keep=None)
-        result = self._call(
+        record = self._record(doc_id)
+        if record is None:
+            return False
+        self._delete_ids([*record.get("chunk_ids", []), *record.get("stale_ids", [])])
+        self._call(
             "DELETE",
             f"/{self.documents_index}/_doc/{doc_id}",
-            params={"refresh": "wait_for"},
+            params=self._params(),
             allow=(404,),
         )
-        return result.get("result") == "deleted"
+        return True
 
     # -- reads ------------------------------------------------------------------------------
 
@@ -387,9 +406,13 @@ class OpenSearchIndex:
         self._http.close()
 
 
-def _first_bulk_error(result: dict[str, Any]) -> str:
+def _first_bulk_error(result: dict[str, Any], *, ignore_missing: bool = False) -> str:
+    """The first failed item of a ``_bulk`` response ("" if none; 404s skipped if asked)."""
     for item in result.get("items", []):
         for action in item.values():
-            if isinstance(action, dict) and "error" in action:
-                return json.dumps(action["error"])[:300]
-    return "unknown error"
+            if not isinstance(action, dict) or action.get("status", 200) < 300:
+                continue
+            if ignore_missing and action.get("status") == 404:
+                continue
+            return json.dumps(action.get("error", action))[:300]
+    return ""

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -126,60 +128,127 @@ def test_create_indices_only_when_missing() -> None:
     assert rec.bodies("PUT", "/kb-documents") == []
 
 
+def _bulk_router(
+    store: dict[str, dict[str, Any]], fail_index: bool = False
+) -> Callable[[httpx.Request], httpx.Response]:
+    """A tiny in-memory ``_bulk``: index/delete actions on ``store`` (404 for missing deletes)."""
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        lines, items, errors = _ndjson(request.content), [], False
+        while lines:
+            action = lines.pop(0)
+            if "index" in action:
+                body, meta = lines.pop(0), action["index"]
+                if fail_index and body["chunk_index"] == 1:
+                    errors = True
+                    items.append(
+                        {
+                            "index": {
+                                "_id": meta["_id"],
+                                "status": 400,
+                                "error": {"type": "mapper_parsing_exception"},
+                            }
+                        }
+                    )
+                    continue
+                store[meta["_id"]] = body
+                items.append({"index": {"_id": meta["_id"], "status": 201}})
+            else:
+                found = store.pop(action["delete"]["_id"], None) is not None
+                items.append(
+                    {"delete": {"_id": action["delete"]["_id"], "status": 200 if found else 404}}
+                )
+                errors = errors or not found
+        return httpx.Response(200, json={"errors": errors, "items": items})
+
+    return handle
+
+
+def _records(records: dict[str, dict[str, Any]]) -> dict[tuple[str, str], Any]:
+    def get(request: httpx.Request) -> httpx.Response:
+        doc_id = request.url.path.rsplit("/", 1)[1]
+        if doc_id in records:
+            return httpx.Response(200, json={"found": True, "_source": records[doc_id]})
+        return httpx.Response(404, json={"found": False})
+
+    def put(request: httpx.Request) -> httpx.Response:
+        records[request.url.path.rsplit("/", 1)[1]] = json.loads(request.content)
+        return httpx.Response(200, json={"result": "updated"})
+
+    def delete(request: httpx.Request) -> httpx.Response:
+        found = records.pop(request.url.path.rsplit("/", 1)[1], None) is not None
+        return httpx.Response(
+            200 if found else 404, json={"result": "deleted" if found else "not_found"}
+        )
+
+    return {
+        (m, "/kb-documents/_doc/d1"): f for m, f in (("GET", get), ("PUT", put), ("DELETE", delete))
+    }
+
+
 def test_upsert_writes_new_generation_then_drops_old() -> None:
-    index, rec = _opensearch(
-        {
-            ("POST", "/_bulk"): _ok({"errors": False, "items": []}),
-            ("PUT", "/kb-documents/_doc/d1"): _ok({"result": "updated"}),
-            ("POST", "/kb/_delete_by_query"): _ok({"deleted": 3, "failures": []}),
-        }
-    )
+    chunks: dict[str, dict[str, Any]] = {}
+    records: dict[str, dict[str, Any]] = {}
+    index, rec = _opensearch({("POST", "/_bulk"): _bulk_router(chunks), **_records(records)})
     index.upsert(DOC, CHUNKS, VECTORS)
-    assert [(r.method, r.url.path) for r in rec.requests] == [
-        ("POST", "/_bulk"),
-        ("PUT", "/kb-documents/_doc/d1"),
-        ("POST", "/kb/_delete_by_query"),
-    ]
-    bulk = rec.requests[0]
-    assert (
-        bulk.headers["Content-Type"] == "application/x-ndjson"
-        and bulk.url.params["refresh"] == "wait_for"
-    )
+    first = dict(chunks)
+    assert len(first) == 2 and records["d1"]["chunk_ids"] == sorted(first, key=lambda i: i[-1])
+    bulk = rec.requests[1]
+    assert bulk.headers["Content-Type"] == "application/x-ndjson"
+    assert bulk.url.params["refresh"] == "wait_for"
     lines = _ndjson(bulk.content)
-    assert len(lines) == 4
     generation = lines[1]["generation"]
     assert lines[0] == {"index": {"_index": "kb", "_id": f"d1:{generation}:0"}}
     assert lines[3]["embedding"] == [0.0, 1.0, 0.0] and lines[3]["heading"] == "Usage"
-    record = json.loads(rec.requests[1].content)
-    assert (
-        record["generation"] == generation
-        and record["metadata"] == {"run": "r1"}
-        and record["chunks"] == 2
-    )
-    query = json.loads(rec.requests[2].content)["query"]["bool"]
-    assert query["filter"] == [{"term": {"doc_id": "d1"}}]
-    assert query["must_not"] == [{"term": {"generation": generation}}]
+    assert records["d1"]["metadata"] == {"run": "r1"} and records["d1"]["chunks"] == 2
+
+    rec.requests.clear()
+    index.upsert(DOC, [ChunkRecord(0, "Only one chunk now.")], VECTORS[:1])
+    assert [(r.method, r.url.path) for r in rec.requests] == [
+        ("GET", "/kb-documents/_doc/d1"),
+        ("POST", "/_bulk"),  # the new generation
+        ("PUT", "/kb-documents/_doc/d1"),  # record: new ids, old ids marked stale
+        ("POST", "/_bulk"),  # old chunks deleted by id (no _delete_by_query)
+        ("PUT", "/kb-documents/_doc/d1"),  # nothing stale any more
+    ]
+    assert set(json.loads(rec.requests[2].content)["stale_ids"]) == set(first)
+    assert list(chunks) == records["d1"]["chunk_ids"] and records["d1"]["stale_ids"] == []
+    assert chunks[records["d1"]["chunk_ids"][0]]["text"] == "Only one chunk now."
 
 
 def test_failed_bulk_removes_partial_generation_and_keeps_old() -> None:
-    failure = {
-        "errors": True,
-        "items": [
-            {"index": {"_id": "x", "status": 400, "error": {"type": "mapper_parsing_exception"}}}
-        ],
-    }
-    index, rec = _opensearch(
-        {("POST", "/_bulk"): _ok(failure), ("POST", "/kb/_delete_by_query"): _ok({"deleted": 1})}
+    chunks: dict[str, dict[str, Any]] = {}
+    records: dict[str, dict[str, Any]] = {}
+    index, _ = _opensearch({("POST", "/_bulk"): _bulk_router(chunks), **_records(records)})
+    index.upsert(DOC, CHUNKS[:1], VECTORS[:1])
+    before_chunks, before_record = dict(chunks), dict(records["d1"])
+    failing, rec = _opensearch(
+        {("POST", "/_bulk"): _bulk_router(chunks, fail_index=True), **_records(records)}
     )
     with pytest.raises(SearchIndexError, match="mapper_parsing_exception"):
-        index.upsert(DOC, CHUNKS, VECTORS)
-    (cleanup,) = rec.bodies("POST", "/kb/_delete_by_query")
-    generation = _ndjson(rec.bodies("POST", "/_bulk")[0])[1]["generation"]
-    query = json.loads(cleanup)["query"]["bool"]
-    assert {"term": {"generation": generation}} in query["filter"] and "must_not" not in query
-    assert (
-        rec.bodies("PUT", "/kb-documents/_doc/d1") == []
-    )  # the old record still points at the old chunks
+        failing.upsert(DOC, CHUNKS, VECTORS)
+    assert chunks == before_chunks and records["d1"] == before_record
+    assert [r.method for r in rec.requests] == ["GET", "POST", "POST"]  # no record update
+
+
+def test_a_failed_old_chunk_delete_is_retried_from_the_record() -> None:
+    chunks: dict[str, dict[str, Any]] = {}
+    records: dict[str, dict[str, Any]] = {}
+    index, _ = _opensearch({("POST", "/_bulk"): _bulk_router(chunks), **_records(records)})
+    index.upsert(DOC, CHUNKS, VECTORS)
+    old_ids = list(records["d1"]["chunk_ids"])
+
+    def refuse_deletes(request: httpx.Request) -> httpx.Response:
+        if b'"delete"' in request.content:
+            return httpx.Response(503, json={"error": "busy"})
+        return _bulk_router(chunks)(request)
+
+    flaky, _ = _opensearch({("POST", "/_bulk"): refuse_deletes, **_records(records)})
+    with pytest.raises(SearchIndexError) as info:
+        flaky.upsert(DOC, CHUNKS[:1], VECTORS[:1])
+    assert info.value.transient and set(records["d1"]["stale_ids"]) == set(old_ids)
+    index.upsert(DOC, CHUNKS[:1], VECTORS[:1])  # the retry
+    assert set(chunks) == set(records["d1"]["chunk_ids"]) and len(chunks) == 1
 
 
 def test_upsert_refuses_wrong_vectors() -> None:
@@ -258,29 +327,26 @@ def test_network_error_is_transient() -> None:
 
 
 def test_get_document_and_delete() -> None:
-    source = {
-        "doc_id": "d1",
-        "key": "guides/setup.md",
-        "sha256": "abc",
-        "media_type": "text/markdown",
-        "title": "Setup",
-        "metadata": {"run": "r1"},
-    }
-    index, rec = _opensearch(
-        {
-            ("GET", "/kb-documents/_doc/d1"): _ok({"found": True, "_source": source}),
-            ("GET", "/kb-documents/_doc/zz"): _ok({"found": False}, 404),
-            ("POST", "/kb/_delete_by_query"): _ok({"deleted": 2}),
-            ("DELETE", "/kb-documents/_doc/d1"): _ok({"result": "deleted"}),
-            ("DELETE", "/kb-documents/_doc/zz"): _ok({"result": "not_found"}, 404),
-        }
-    )
+    chunks: dict[str, dict[str, Any]] = {}
+    records: dict[str, dict[str, Any]] = {}
+    index, _ = _opensearch({("POST", "/_bulk"): _bulk_router(chunks), **_records(records)})
+    index.upsert(DOC, CHUNKS, VECTORS)
     doc = index.get_document("d1")
-    assert doc == IndexedDocument("d1", "guides/setup.md", "abc", "text/markdown", "Setup")
+    assert doc == IndexedDocument("d1", "guides/setup.md", "abc", "", "Setup")
     assert doc is not None and doc.metadata == {"run": "r1"}
-    assert index.get_document("zz") is None
-    assert index.delete("d1") is True and index.delete("zz") is False
+    assert index.delete("d1") is True
+    assert chunks == {} and records == {}
+    assert index.get_document("d1") is None and index.delete("d1") is False
     assert isinstance(index, Index)
+
+
+def test_writes_without_refresh_for_serverless() -> None:
+    chunks: dict[str, dict[str, Any]] = {}
+    index, rec = _opensearch(
+        {("POST", "/_bulk"): _bulk_router(chunks), **_records({})}, refresh=None
+    )
+    index.upsert(DOC, CHUNKS, VECTORS)
+    assert all("refresh" not in r.url.params for r in rec.requests)
 
 
 # -- Kendra ---------------------------------------------------------------------------------
@@ -456,3 +522,16 @@ def test_from_env_factories(monkeypatch: pytest.MonkeyPatch) -> None:
     )
     opensearch.close()
     assert KendraIndex.from_env().index_id == INDEX_ID
+
+
+def test_adapters_import_without_numpy() -> None:
+    # The Lambda package leaves numpy out (deploy/package.py): handlers import these modules for
+    # their error types, so importing them must not need numpy.
+    code = (
+        "import sys; sys.modules['numpy'] = None\n"
+        "from kbflow.tasks.adapters.index import KendraIndex, SearchIndexError, fuse, Hit\n"
+        "from kbflow.tasks.adapters.embedder import BedrockEmbedder, EmbeddingError\n"
+        "print(fuse([Hit('k', 'd', 0, 1.0, 't')], [], k=1)[0].doc_id)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "d"

@@ -27,6 +27,7 @@ from kbflow.tasks.adapters.index import (
     dedupe_hits,
     fts_query,
     fuse,
+    search_query,
 )
 from kbflow.tasks.core.evaluation import evaluate_known_items, sample_queries
 
@@ -116,6 +117,24 @@ def test_hybrid_combines_both_sides(index: LocalIndex) -> None:
         "rust",
         "sqlite",
     }
+
+
+class _CountingEmbedder:
+    def __init__(self) -> None:
+        self.calls: list[list[str]] = []
+
+    def embed(self, texts: Any) -> np.ndarray:
+        self.calls.append(list(texts))
+        return np.vstack([_vec(3)] * len(texts))
+
+
+def test_search_query_embeds_only_when_needed(index: LocalIndex) -> None:
+    embedder = _CountingEmbedder()
+    assert search_query(index, embedder, "cider", k=3, mode="lexical")[0].doc_id == "apple"
+    assert embedder.calls == []
+    assert search_query(index, embedder, "whole database", k=1, mode="vector")[0].doc_id == "sqlite"
+    assert search_query(index, embedder, "cider", k=2)[0].doc_id == "apple"
+    assert embedder.calls == [["whole database"], ["cider"]]
 
 
 def test_search_argument_checks(index: LocalIndex) -> None:

@@ -78,6 +78,13 @@ def test_overlong_sentences_split_by_words() -> None:
     assert all(i in covered for i, ch in enumerate(text) if not ch.isspace())
 
 
+def test_a_single_word_over_the_budget_is_split_by_characters() -> None:
+    text = "see " + "a." * 2000 + " end"
+    chunks = chunk(text, max_tokens=64, overlap_tokens=0)
+    assert all(c.tokens <= 64 for c in chunks) and len(chunks) > 50
+    assert "".join(c.text for c in chunks).replace(" ", "") == text.replace(" ", "")
+
+
 def test_default_counter_and_plain_text() -> None:
     chunks = chunk(sentences("Plain", 100))
     assert len(chunks) > 1

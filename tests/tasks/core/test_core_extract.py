@@ -88,6 +88,19 @@ def test_pdf_page_without_text_layer_is_ocrd(fake_ocr: FakeOcr) -> None:
     assert "real text layer" in first and second == fake_ocr.text
 
 
+def test_scan_with_a_stamped_text_line_is_still_ocrd(fake_ocr: FakeOcr) -> None:
+    pdf = FPDF()
+    pdf.add_page()
+    pdf.set_font("Helvetica", size=9)
+    pdf.cell(0, 6, "Scanned by Harbourview Bank archive, 2025")  # a real text layer, short
+    pdf.image(Image.new("L", (600, 800), 200), x=10, y=20, w=190)
+    fake_ocr.text = "The whole scanned page, read by OCR, is longer than the stamp."
+    result = extract(bytes(pdf.output()), media.PDF, ocr=fake_ocr)
+    assert len(fake_ocr.images) == 1 and result.text == fake_ocr.text
+    with_text = pdf_bytes(POLICY, title="t")  # real text, no image: never OCR'd
+    assert not extract(with_text, media.PDF, ocr=fake_ocr).ocr_used
+
+
 def test_pdf_ocr_page_cap_skips_with_a_warning(fake_ocr: FakeOcr) -> None:
     data = pdf_bytes("Enough text on page one to skip OCR.", title="t")
     pdf = _blank_pdf(3)

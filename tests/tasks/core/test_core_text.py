@@ -5,7 +5,6 @@ from __future__ import annotations
 import codecs
 
 import pytest
-
 from kbflow.tasks.core.htmltext import html_to_text
 from kbflow.tasks.core.ocr import OcrLine, assemble_lines, crop_to_ink, word_accuracy
 from kbflow.tasks.core.pdftext import Line, render_pages
@@ -99,9 +98,8 @@ def test_rapidocr_models_load_from_the_wheel_with_the_network_blocked(
 ) -> None:
     import socket
 
-    from PIL import Image, ImageDraw, ImageFont
-
     from kbflow.tasks.core.ocr import RapidOcrEngine
+    from PIL import Image, ImageDraw, ImageFont
 
     def refuse(*args: object, **kwargs: object) -> None:
         raise AssertionError("network access attempted")

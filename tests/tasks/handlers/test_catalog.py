@@ -22,7 +22,7 @@ def test_names_are_unique_and_placeholders_well_formed() -> None:
         assert fn.placeholder == f"{fn.name}FunctionArn"
         assert fn.execution in ("cpu", "io")
         assert 128 <= fn.memory_mb <= 10240 and 1 <= fn.timeout_s <= 900
-        assert fn.permissions, fn.name
+        assert bool(fn.permissions) != (fn.name in {"PlanIngestion", "SummariseReindex"}), fn.name
 
 
 @pytest.mark.parametrize("fn", catalog.FUNCTIONS, ids=lambda f: f.name)
@@ -98,3 +98,21 @@ def test_definitions_only_use_known_placeholders() -> None:
     for path in files:
         used = set(re.findall(r"\$\{(\w+)\}", path.read_text()))
         assert used <= known, f"{path.name}: unknown placeholders {sorted(used - known)}"
+
+
+def _grants(fn: catalog.TaskFunction, action: str, kind: catalog.ResourceKind) -> bool:
+    return any(action in p.actions and p.resource is kind for p in fn.permissions)
+
+
+@pytest.mark.parametrize("fn", catalog.FUNCTIONS, ids=lambda f: f.name)
+def test_permissions_cover_what_the_handler_touches(fn: catalog.TaskFunction) -> None:
+    kind = catalog.ResourceKind
+    reads_source = fn.name in {"FetchDocument", "QuarantineDocument", "ApplyDecision"} or (
+        fn.name.startswith("Extract")
+    )
+    assert _grants(fn, "s3:GetObject", kind.SOURCE_BUCKET) == reads_source
+    if fn.wait_for_task_token:
+        assert _grants(fn, "sns:Publish", kind.NOTIFY_TOPIC)
+        assert _grants(fn, "dynamodb:PutItem", kind.REVIEWS_TABLE)
+    if fn.name in {"IndexDocument", "ApplyDecision"}:
+        assert _grants(fn, "es:ESHttpPost", kind.SEARCH_INDEX)

@@ -1,0 +1,430 @@
+"""A durable engine: the embedded engine with its executions kept in a SQLite store.
+
+:class:`DurableEngine` is an :class:`~kbflow.runtime.engine.Engine` whose history events,
+executions, Map Runs, task tokens and task outcomes go to a :class:`~kbflow.runtime.store.Store`.
+It resumes executions whose owner process died (see :mod:`kbflow.runtime.replay` for how) and
+redrives failed ones (:mod:`kbflow.runtime.redrive`). ::
+
+    with DurableEngine(".kbflow") as engine:
+        engine.register_function("fetch", handler)
+        sm = engine.create_state_machine("ingest", definition)
+        arn = engine.start_execution(sm, {"uri": "..."}, name="run-1")  # resumes run-1 if orphaned
+        engine.wait(arn)
+        engine.recover()              # resume every other orphaned execution in the store
+
+Hooks used (no engine file edited): the engine's ``history_listener``, the resource registry
+(Lambda and ``states:startExecution`` resources are wrapped by the task journal), and
+overrides of ``_start``, ``start_map_child``, ``register_map_run`` and ``finished``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import os
+import uuid
+from collections.abc import Callable, Mapping
+from typing import Any, Final
+
+from kbflow.errors import (
+    BackendError,
+    ExecutionAlreadyExists,
+    ExecutionNotFound,
+    StatesError,
+)
+
+from .asl import model as m
+from .asl.errors import error_matches
+from .distributed_map import MapRun
+from .engine import Engine, StateMachineRecord, _timeout
+from .execution import ExecutionRecord, Run
+from .history import payload
+from .integrations import TaskTokens, lambda_function, lambda_invoke, start_execution
+from .plan import StatePlan
+from .replay import Journal, ReplayHistory, install_replay_sleep, task_key
+from .store import JournalEntry, Store, owner_alive
+from .tasks import TaskCall, TaskResource
+
+__all__ = ["DurableEngine"]
+
+JSON = Any
+_JOURNALED: Final = {"lambda-function": lambda_function, "lambda:invoke": lambda_invoke,
+                     "states:startExecution": start_execution}
+_NAMESPACE: Final = uuid.UUID("6f1c3a52-4f8e-4a43-9d0e-6b9a4c1d2e70")
+_HEARTBEAT_EVERY: Final = 5.0
+
+
+class DurableTokens(TaskTokens):
+    """Task tokens derived from the store's secret, the execution and a per-run counter, so a
+    replayed ``.waitForTaskToken`` task gets the token it had before the crash; callbacks can
+    come through the store from any process."""
+
+    def __init__(self, engine: DurableEngine) -> None:
+        super().__init__()
+        self._engine = engine
+        self._secret = engine.store.secret()
+        self._counters: dict[int, int] = {}
+        self.issued: dict[str, str] = {}
+
+    def new_token(self, run: Run) -> str:
+        """A deterministic, unguessable token for the next callback task of ``run``."""
+        n = self._counters.get(id(run), 0) + 1
+        self._counters[id(run)] = n
+        raw = f"{self._secret}|{run.record.execution_arn}|{run.record.redrive_count}|{n}"
+        token = hashlib.sha256(raw.encode()).hexdigest() * 2
+        self._pending.pop(token, None)
+        from .integrations import _Pending
+
+        self._pending[token] = _Pending(run)
+        self.issued[token] = run.record.execution_arn
+        self._engine.store.put_token(token, run.record.execution_arn, None)
+        return token
+
+
+class DurableEngine(Engine):
+    """An engine whose executions survive crashes. See the module docstring.
+
+    Args:
+        store: a :class:`Store` or the store directory.
+        flush_interval: seconds between background commits of buffered events.
+        **kwargs: :class:`Engine` options. With a ``VirtualClock`` executions are stored
+            too, but resuming them in another process mixes two virtual timelines.
+    """
+
+    def __init__(self, store: Store | str | os.PathLike[str], *, flush_interval: float = 0.05,
+                 **kwargs: Any) -> None:
+        self.store = store if isinstance(store, Store) else Store(store)
+        super().__init__(history_listener=self.store.append_event, **kwargs)
+        self.tokens = DurableTokens(self)
+        self.flush_interval = flush_interval
+        self._versions: dict[str, int] = {}
+        self._journals: dict[str, Journal] = {}
+        self._child_counts: dict[tuple[str, str], int] = {}
+        self._ticking = False
+        self._last_beat = 0.0
+        for key, resource in _JOURNALED.items():
+            self.resources.register(key, self._journaled(resource))
+
+    # ------------------------------------------------------------------ plumbing
+
+    def _ensure_loop(self) -> None:
+        super()._ensure_loop()
+        if not self._ticking:
+            self._ticking = True
+            self._loop.call_soon_threadsafe(self._tick)
+
+    def _tick(self) -> None:
+        now = self._loop.time()
+        beat = now - self._last_beat >= _HEARTBEAT_EVERY
+        if beat:
+            self._last_beat = now
+        try:
+            self.store.flush(heartbeat=beat)
+            self._persist_map_runs()
+            self._poll_tokens()
+            for arn, error, cause in self.store.stop_requests():
+                run = self._runs.get(arn)
+                if run is not None and run.task is not None and run.record.status == "RUNNING":
+                    run.stop_reason = (error, cause)
+                    run.task.cancel()
+        finally:
+            self._loop.call_later(self.flush_interval, self._tick)
+
+    def close(self) -> None:
+        """Commit what is buffered, stop the loop and close the store."""
+        if self._thread is not None:
+            try:
+                self._call_soon(self.store.flush)
+            except Exception:  # noqa: BLE001 - closing must not fail on a dead loop
+                pass
+        super().close()
+        self.store.close()
+
+    # ------------------------------------------------------------------ state machines
+
+    def create_state_machine(self, name: str, definition: str | Mapping[str, JSON], *,
+                             substitutions: Mapping[str, str] | None = None,
+                             type: str = "STANDARD", role_arn: str | None = None) -> str:
+        """``CreateStateMachine``; the definition is stored (a changed one is a new version)."""
+        arn = super().create_state_machine(name, definition, substitutions=substitutions,
+                                           type=type, role_arn=role_arn)
+        sm = self._machines[arn]
+        self._versions[arn] = self.store.put_state_machine(arn, name, sm.definition, sm.type,
+                                                           sm.role_arn)
+        return arn
+
+    def _stored_machine(self, arn: str) -> StateMachineRecord:
+        sm = self._machines.get(arn)
+        if sm is not None:
+            return sm
+        stored = self.store.state_machine(arn)
+        if stored is None:
+            raise ExecutionNotFound(f"State Machine Does Not Exist: '{arn}'")
+        self.create_state_machine(stored["name"], stored["definition"], type=stored["type"],
+                                  role_arn=stored["role_arn"])
+        return self._machines[arn]
+
+    # ------------------------------------------------------------------ starting and resuming
+
+    def _start(self, sm_arn: str, text: str, name: str | None, test_case: str | None,
+               parent: Run | None = None) -> str:
+        sm = self._machine(sm_arn)
+        if name and sm.type == "STANDARD":
+            arn = f"arn:aws:states:{self.region}:{self.account}:execution:{sm.name}:{name}"
+            if arn not in self._runs:
+                found = self.store.execution(arn)
+                if found is not None:
+                    return self._existing(found, text)
+        arn = super()._start(sm_arn, text, name, test_case, parent)
+        self.store.insert_execution(self._runs[arn].record, self._versions.get(sm.arn, 1))
+        return arn
+
+    def _existing(self, found: tuple[ExecutionRecord, Any, float | None], text: str) -> str:
+        record, owner, beat = found
+        arn = record.execution_arn
+        if record.status == "RUNNING" and not owner_alive(owner, beat):
+            if record.input != text:
+                raise ExecutionAlreadyExists(f"Execution Already Exists: '{arn}'")
+            self._resume(record)
+            return arn
+        raise ExecutionAlreadyExists(
+            f"Execution Already Exists: '{arn}'" + (
+                " (running in another live process)" if record.status == "RUNNING" else ""))
+
+    def recover(self) -> list[str]:
+        """Resume every top-level execution in the store whose owner process died.
+
+        Register the functions the executions call first. Returns the resumed ARNs.
+        """
+        def resume_all() -> list[str]:
+            out = []
+            for arn in self.store.orphans():
+                if arn in self._runs:
+                    continue
+                found = self.store.execution(arn)
+                if found is not None:
+                    self._resume(found[0])
+                    out.append(arn)
+            return out
+
+        return self._call_soon(resume_all)
+
+    def _resume(self, record: ExecutionRecord, *, redriven: bool = False,
+                plan: Any = None, sm_name: str | None = None, role_arn: str | None = None) -> Run:
+        """Re-create a stored execution's run and replay it (on the loop)."""
+        arn = record.execution_arn
+        if not self.store.claim(arn, redrive=redriven):
+            raise ExecutionAlreadyExists(f"Execution '{arn}' is owned by a live process")
+        if plan is None:
+            sm = self._stored_machine(record.state_machine_arn)
+            plan, sm_name, role_arn = sm.plan, sm.name, sm.role_arn
+            timeout = _timeout(sm.machine)
+            if arn not in sm.executions:
+                sm.executions.append(arn)
+        else:
+            timeout = None
+        assert sm_name is not None and role_arn is not None
+        run = Run(self, record, plan, state_machine_name=sm_name, role_arn=role_arn,
+                  timeout=timeout, history_listener=self._listener_for(arn),
+                  history_limit=self.history_limit)
+        history = ReplayHistory(self.clock.now, self.store.event_rows(arn),
+                                limit=self.history_limit, listener=self._listener_for(arn))
+        run.history = history
+        install_replay_sleep(run, history)
+        if redriven:
+            history.add_new("ExecutionRedriven", {"redriveCount": record.redrive_count})
+        self._journals[arn] = Journal(self.store.journal_entries(arn))
+        self._child_counts = {k: v for k, v in self._child_counts.items() if k[0] != arn}
+        self._runs[arn] = run
+        run.task = self._loop.create_task(run.execute(self.interpreter))
+        return run
+
+    # ------------------------------------------------------------------ distributed Map
+
+    def start_map_child(self, parent: Run, plan: StatePlan, value: JSON, map_run: MapRun) -> Run:
+        """Start a distributed Map child with a deterministic name (so replay finds it)."""
+        state = plan.state
+        assert isinstance(state, m.Map)
+        label = state.label if isinstance(state.label, str) else plan.name
+        parent_arn = parent.record.execution_arn
+        index = self._child_counts.get((parent_arn, label), 0)
+        self._child_counts[(parent_arn, label)] = index + 1
+        parts = parent.record.state_machine_arn.split(":")
+        sm_arn = ":".join(parts[:6]) + f":{parts[6]}/{label}"
+        name = str(uuid.uuid5(_NAMESPACE, f"{parent_arn}|{label}|{index}"))
+        arn = f"arn:aws:states:{self.region}:{self.account}:execution:{parts[6]}/{label}:{name}"
+        cfg = state.processor.processor_config
+        express = not isinstance(cfg, m.Unset) and cfg.execution_type == "EXPRESS"
+        map_run.children.append(arn)
+        found = self.store.execution(arn)
+        if found is not None and not express:
+            return self._existing_child(parent, found[0], plan, f"{parts[6]}/{label}")
+        record = ExecutionRecord(arn, sm_arn, name, json.dumps(value), self.clock.now(),
+                                 parent_arn=parent_arn, map_run_arn=map_run.map_run_arn)
+        run = Run(self, record, plan.children[0], state_machine_name=f"{parts[6]}/{label}",
+                  role_arn=parent.role_arn, express=express,
+                  history_listener=self._listener_for(arn), history_limit=self.history_limit)
+        self._runs[arn] = run
+        self.store.insert_execution(record, 1)
+        run.task = self._loop.create_task(run.execute(self.interpreter))
+        return run
+
+    def _existing_child(self, parent: Run, record: ExecutionRecord, plan: StatePlan,
+                        sm_name: str) -> Run:
+        if record.status == "SUCCEEDED" or (
+                record.status != "RUNNING" and record.redrive_count >= parent.record.redrive_count):
+            run = Run(self, record, plan.children[0], state_machine_name=sm_name,
+                      role_arn=parent.role_arn, history_limit=self.history_limit)
+            run.history = ReplayHistory(self.clock.now, self.store.event_rows(record.execution_arn),
+                                        limit=self.history_limit, listener=None)
+            run.done.set()
+            self._runs[record.execution_arn] = run
+            return run
+        redriven = record.status != "RUNNING"
+        if redriven:
+            from .redrive import prepare_redrive
+
+            prepare_redrive(self, record, redrive_count=parent.record.redrive_count)
+        return self._resume(record, redriven=redriven, plan=plan.children[0], sm_name=sm_name,
+                            role_arn=parent.role_arn)
+
+    def register_map_run(self, map_run: MapRun) -> None:
+        """Keep a Map Run with a deterministic ARN (replay finds the same Map Run)."""
+        base, _, _ = map_run.map_run_arn.rpartition(":")
+        n = sum(1 for r in self._map_runs.values() if r.execution_arn == map_run.execution_arn)
+        map_run.map_run_arn = f"{base}:{uuid.uuid5(_NAMESPACE, f'{map_run.execution_arn}|{n}')}"
+        stale = [k for k, r in self._map_runs.items() if k == map_run.map_run_arn]
+        for k in stale:
+            del self._map_runs[k]
+        super().register_map_run(map_run)
+        self._persist_map_run(map_run)
+
+    def _persist_map_run(self, r: MapRun) -> None:
+        self.store.put_map_run(r.map_run_arn, r.execution_arn, r.status, r.start_date, r.stop_date,
+                               r.max_concurrency, r.tolerated_failure_count,
+                               r.tolerated_failure_percentage, r.counts)
+
+    def _persist_map_runs(self) -> None:
+        for r in list(self._map_runs.values()):
+            if r.status == "RUNNING" or r.stop_date is not None and not getattr(r, "_saved", False):
+                self._persist_map_run(r)
+                if r.status != "RUNNING":
+                    r._saved = True  # type: ignore[attr-defined]
+
+    # ------------------------------------------------------------------ task journal
+
+    def _journaled(self, inner: TaskResource) -> Callable[[TaskCall], Any]:
+        async def resource(call: TaskCall) -> JSON:
+            return await self._run_journaled(call, inner)
+
+        return resource
+
+    async def _run_journaled(self, call: TaskCall, inner: TaskResource) -> JSON:
+        arn = call.run.record.execution_arn
+        journal = self._journals.get(arn)
+        if journal is None:
+            journal = self._journals[arn] = Journal()
+        key = task_key(call)
+        entry = journal.take(key)
+        if entry is not None:
+            if entry.event_id:
+                call.frame.prev = entry.event_id
+            if entry.error is not None:
+                raise StatesError(entry.error, entry.cause)
+            return json.loads(entry.result or "null")
+        self.store.flush()  # everything before this task is durable before it runs
+        try:
+            result = await inner(call)
+        except StatesError as err:
+            caught = any(error_matches(c.error_equals, err.error) for c in call.plan.catchers)
+            self.store.journal(arn, journal.next_seq(), JournalEntry(
+                call.plan.name, key, None, err.error, err.cause, caught, call.frame.prev))
+            raise
+        self.store.journal(arn, journal.next_seq(), JournalEntry(
+            call.plan.name, key, payload(result), None, None, False, call.frame.prev))
+        return result
+
+    # ------------------------------------------------------------------ callbacks through the store
+
+    def _poll_tokens(self) -> None:
+        tokens: DurableTokens = self.tokens  # type: ignore[assignment]
+        if not tokens.issued:
+            return
+        for token, status, output, error, cause in self.store.completed_tokens(list(tokens.issued)):
+            if status not in ("SUCCEEDED", "FAILED"):
+                tokens.issued.pop(token, None)
+                continue
+            try:
+                if status == "SUCCEEDED":
+                    tokens.resolve(token, json.loads(output) if output else None)
+                else:
+                    tokens.resolve(token, error=error, cause=cause, success=False)
+                self.store.close_token(token, "DELIVERED")
+            except BackendError:
+                self.store.close_token(token, "TIMED_OUT")
+            tokens.issued.pop(token, None)
+
+    def send_task_success(self, task_token: str, output: JSON) -> None:
+        """``SendTaskSuccess`` (also marks the stored token delivered)."""
+        super().send_task_success(task_token, output)
+        self._delivered(task_token)
+
+    def send_task_failure(self, task_token: str, *, error: str | None = None,
+                          cause: str | None = None) -> None:
+        """``SendTaskFailure`` (also marks the stored token delivered)."""
+        super().send_task_failure(task_token, error=error, cause=cause)
+        self._delivered(task_token)
+
+    def _delivered(self, token: str) -> None:
+        def mark() -> None:
+            self.tokens.issued.pop(token, None)  # type: ignore[attr-defined]
+            self.store.close_token(token, "DELIVERED")
+
+        self._call_soon(mark)
+
+    # ------------------------------------------------------------------ reading and ending
+
+    def finished(self, run: Run) -> None:
+        """Commit the final status with every buffered event."""
+        for r in self._map_runs.values():
+            if r.execution_arn == run.record.execution_arn:
+                self._persist_map_run(r)
+        self.store.finish_execution(run.record)
+        self._journals.pop(run.record.execution_arn, None)
+
+    def describe_execution(self, execution_arn: str) -> dict[str, JSON]:
+        """``DescribeExecution`` (from the store for executions this engine does not run)."""
+        try:
+            return super().describe_execution(execution_arn)
+        except ExecutionNotFound:
+            found = self.store.execution(execution_arn)
+            if found is None:
+                raise
+            return found[0].describe()
+
+    def history(self, execution_arn: str) -> list[dict[str, JSON]]:
+        """Every event of an execution, oldest first (from the store if not running here)."""
+        try:
+            return super().history(execution_arn)
+        except ExecutionNotFound:
+            self._call_soon(self.store.flush)
+            events = self.store.events(execution_arn)
+            if not events:
+                raise
+            return events
+
+    def redrive_execution(self, execution_arn: str) -> str:
+        """``RedriveExecution``: restart a failed/timed-out/aborted execution where it failed.
+
+        Raises:
+            ExecutionNotRedrivable: AWS's restrictions (see :mod:`kbflow.runtime.redrive`).
+            ExecutionNotFound: no such execution.
+        """
+        from .redrive import redrive
+
+        return self._call_soon(lambda: redrive(self, execution_arn))
+
+    async def _wait_all(self) -> None:
+        runs = [r for r in self._runs.values() if r.record.status == "RUNNING"]
+        await asyncio.gather(*(r.done.wait() for r in runs))

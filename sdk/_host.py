@@ -1,0 +1,201 @@
+"""The embedded host of the main job: one engine, kbflow's flows and their local task functions.
+
+``kbflow ingest``, ``search``, ``reindex`` and ``review`` all run on a :class:`Host`:
+
+- an :class:`~kbflow.runtime.engine.Engine` (durable over ``<store>/engine.sqlite3`` when the
+  engine supports a store, in memory otherwise),
+- every function of :data:`kbflow.tasks.catalog.FUNCTIONS` registered under its Lambda name
+  (CPU-bound ``cpu`` functions on their own invoker sized by ``workers``),
+- the three flows created from the committed definitions with the local placeholder values,
+- the local task adapters of the store folder (:func:`kbflow.tasks.adapters.config.local_adapters`),
+  installed for this process, whose object store also serves the Distributed Map's
+  ``ItemReader``/``ResultWriter``.
+
+History events of every execution (children included) fan out to :meth:`Host.subscribe`
+listeners, which is how the CLI draws its progress bar.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any, Final
+
+from kbflow._local import LazyHandler
+
+__all__ = ["DEFAULT_STORE", "Host", "HistoryListener", "worker_threads"]
+
+DEFAULT_STORE: Final = ".kbflow"
+HistoryListener = Callable[[str, Mapping[str, Any]], None]
+"""``(execution_arn, history_event)``."""
+
+
+def worker_threads(workers: int) -> int:
+    """Embedding threads per worker so ``workers`` workers share the CPUs (at least 1)."""
+    return max(1, (os.cpu_count() or 1) // max(1, workers))
+
+
+def _durable_engine_class() -> Any:
+    try:
+        from kbflow.runtime.durable import DurableEngine
+    except ImportError:
+        return None
+    return DurableEngine
+
+
+class Host:
+    """An embedded engine wired for kbflow's three flows over one store folder.
+
+    Args:
+        store: the store folder (created if missing).
+        file_roots: folders ``file:///`` sources may read (the ingest SOURCE).
+        workers: how many CPU-bound task invocations run at once (``None``: the engine's
+            default pool). Worker processes are used when the runtime provides them.
+        clock: the engine clock (tests pass a ``VirtualClock``).
+        durable: keep executions in ``<store>/engine.sqlite3`` when the engine supports it.
+        adapter_overrides: replace adapter fields (tests: a fake embedder or HTTP transport).
+
+    Example:
+        >>> with Host(".kbflow", file_roots=["docs"]) as host:
+        ...     arn = host.engine.start_execution(host.workflows["ingestion"], {...})
+    """
+
+    def __init__(
+        self,
+        store: str | os.PathLike[str] = DEFAULT_STORE,
+        *,
+        file_roots: Sequence[str | os.PathLike[str]] = (),
+        workers: int | None = None,
+        clock: Any = None,
+        durable: bool = True,
+        adapter_overrides: Mapping[str, Any] | None = None,
+    ) -> None:
+        from kbflow.tasks.adapters.config import install, local_adapters
+
+        self.store = Path(store).absolute()
+        self.store.mkdir(parents=True, exist_ok=True)
+        self.file_roots = [Path(r).resolve() for r in file_roots]
+        self.workers = workers
+        self._listeners: list[HistoryListener] = []
+        self._lock = threading.Lock()
+        if workers:
+            os.environ["KBFLOW_EMBED_THREADS"] = str(worker_threads(workers))
+        self.adapters = local_adapters(
+            self.store, file_roots=self.file_roots, **dict(adapter_overrides or {})
+        )
+        install(self.adapters)
+        self.engine = self._new_engine(clock, durable)
+        self.durable = self._engine_is_durable()
+        self._register_functions()
+        self.workflows = self._create_flows()
+
+    # -- wiring ------------------------------------------------------------------------------
+
+    def _new_engine(self, clock: Any, durable: bool) -> Any:
+        """A durable engine over ``<store>/engine.sqlite3`` when the runtime has one."""
+        kwargs: dict[str, Any] = {"clock": clock, "object_store": self.adapters.objects}
+        durable_cls = _durable_engine_class() if durable else None
+        if durable_cls is None:
+            from kbflow.runtime.engine import Engine
+
+            return Engine(history_listener=self._fan_out, **kwargs)
+        engine = durable_cls(self.store, **kwargs)
+        # The durable engine keeps its own listener (the store); chain ours after it.
+        inner = engine._listener
+
+        def both(execution_arn: str, event: dict[str, Any]) -> None:
+            inner(execution_arn, event)
+            self._fan_out(execution_arn, event)
+
+        engine._listener = both
+        return engine
+
+    def _engine_is_durable(self) -> bool:
+        return getattr(self.engine, "store", None) is not None
+
+    def _cpu_invoker(self) -> Any:
+        """The invoker of ``cpu`` functions: worker processes when available, else threads."""
+        if not self.workers:
+            return None
+        try:
+            from kbflow.runtime import workers as runtime_workers
+        except ImportError:
+            runtime_workers = None
+        factory = getattr(runtime_workers, "WorkerPoolInvoker", None)
+        if factory is not None:
+            from kbflow.tasks.adapters.config import local_environ
+
+            env = local_environ(self.store, self.file_roots)
+            env["KBFLOW_EMBED_THREADS"] = str(worker_threads(self.workers))
+            return factory(self.workers, env=env)
+        from kbflow.runtime.invoke import InProcessInvoker
+
+        return InProcessInvoker(max_workers=self.workers)
+
+    def _register_functions(self) -> None:
+        from kbflow.tasks import catalog
+
+        cpu = self._cpu_invoker()
+        self._cpu = cpu
+        for fn in catalog.FUNCTIONS:
+            self.engine.register_function(
+                fn.function_name(),
+                LazyHandler(fn.handler, self.adapters),
+                timeout_seconds=fn.timeout_s,
+                memory_mb=fn.memory_mb,
+                invoker=cpu if fn.execution == "cpu" else None,
+            )
+
+    def _create_flows(self) -> dict[str, str]:
+        from kbflow import definitions
+        from kbflow.tasks import catalog
+
+        subs = catalog.substitutions()
+        return {
+            flow: self.engine.create_state_machine(
+                f"{catalog.DEFAULT_PREFIX}{flow}", definitions.asl(flow), substitutions=subs
+            )
+            for flow in definitions.FLOWS
+        }
+
+    # -- history listeners ---------------------------------------------------------------------
+
+    def subscribe(self, listener: HistoryListener) -> Callable[[], None]:
+        """Call ``listener(execution_arn, event)`` for every history event from now on.
+
+        Returns:
+            A function that unsubscribes it.
+        """
+        with self._lock:
+            self._listeners.append(listener)
+
+        def unsubscribe() -> None:
+            with self._lock:
+                if listener in self._listeners:
+                    self._listeners.remove(listener)
+
+        return unsubscribe
+
+    def _fan_out(self, execution_arn: str, event: Mapping[str, Any]) -> None:
+        for listener in tuple(self._listeners):
+            try:
+                listener(execution_arn, event)
+            except Exception:  # noqa: BLE001 - a display listener must never break the engine
+                continue
+
+    # -- lifecycle -----------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Close the engine (and its worker invokers) and the installed adapters' stores."""
+        self.engine.close()
+        close = getattr(self._cpu, "close", None)
+        if close is not None:
+            close()
+
+    def __enter__(self) -> Host:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
