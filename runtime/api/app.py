@@ -21,6 +21,7 @@ from importlib import resources
 from typing import Any, Final
 
 import anyio.to_thread
+from kbflow.errors import KbflowError
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
@@ -28,13 +29,18 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from kbflow.errors import KbflowError
-
 from .backend import EngineBackend
 from .console import ConsoleRoutes
 from .operations import ASYNC_OPERATIONS, OPERATIONS, Settings
-from .protocol import ApiError, Params, dumps, error_body, from_kbflow_error, parse_body, \
-    parse_target
+from .protocol import (
+    ApiError,
+    Params,
+    dumps,
+    error_body,
+    from_kbflow_error,
+    parse_body,
+    parse_target,
+)
 
 __all__ = ["AppConfig", "Guard", "create_app"]
 
@@ -176,8 +182,8 @@ class Api:
         except ApiError as err:
             return _aws_error(err.code, err.message, err.status)
         except KbflowError as exc:
-            err = from_kbflow_error(exc)
-            return _aws_error(err.code, err.message, err.status)
+            refused = from_kbflow_error(exc)
+            return _aws_error(refused.code, refused.message, refused.status)
         except Exception as exc:  # noqa: BLE001 - never a stack trace on the wire
             # The type only: a message could quote a request (and a request a task token).
             log.error("internal error in %s: %s", request.headers.get("x-amz-target"),

@@ -12,6 +12,7 @@ descriptions, and activities (see :mod:`kbflow.runtime.api.activities`).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import threading
@@ -223,10 +224,8 @@ class EngineBackend:
         described = self.engine.describe_execution(arn)
         if described["Status"] == "RUNNING":
             self.engine.stop_execution(arn, error=error, cause=cause)
-            try:
+            with contextlib.suppress(TimeoutError):
                 self.engine.wait(arn, timeout=5)
-            except TimeoutError:
-                pass
         return {"stopDate": self.describe_execution(arn).get("stopDate")
                 or self.engine.clock.now()}
 

@@ -24,10 +24,9 @@ from collections.abc import AsyncIterator, Mapping
 from typing import Any, Final
 
 import anyio.to_thread
+from kbflow.errors import KbflowError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
-
-from kbflow.errors import KbflowError
 
 from . import cost
 from .backend import FINAL, EngineBackend, PendingCallback
@@ -127,7 +126,7 @@ class ConsoleRoutes:
                 runs[name].error, runs[name].cause = error, cause
         now = self.backend.engine.clock.now()
         sent = [e for e in events if e["id"] > after][:MAX_EVENTS_SENT]
-        return mask_tokens({
+        view: dict[str, JSON] = mask_tokens({
             "execution": described,
             "stateMachine": {"stateMachineArn": machine["stateMachineArn"],
                              "name": machine["name"]},
@@ -140,6 +139,7 @@ class ConsoleRoutes:
                                   now),
             "mapRuns": self._map_runs(arn),
         })
+        return view
 
     def _map_runs(self, arn: str) -> list[dict[str, JSON]]:
         try:
@@ -228,13 +228,14 @@ def _decision_problem(body: JSON) -> str | None:
 def _review_json(p: PendingCallback) -> dict[str, JSON]:
     payload = p.payload if isinstance(p.payload, Mapping) else {}
     deadline = payload.get("deadline_seconds")
-    return mask_tokens({
+    shaped: dict[str, JSON] = mask_tokens({
         "id": review_id(p.token), "executionArn": p.execution_arn,
         "executionName": p.execution_arn.split(":")[-1], "stateName": p.state_name,
         "requestedAt": p.requested_at, "item": payload.get("item"),
         "reason": payload.get("reason"), "level": payload.get("level"),
         "deadlineSeconds": deadline if isinstance(deadline, int | float) else None,
     })
+    return shaped
 
 
 def not_found() -> JSONResponse:

@@ -11,7 +11,7 @@ output, error and cause, its retries, and Map iteration counts.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -48,7 +48,8 @@ def graph_of(definition: Mapping[str, JSON]) -> dict[str, JSON]:
 def _add_scope(scope: Mapping[str, JSON], parent: str | None, nodes: list[dict[str, JSON]],
                edges: list[dict[str, JSON]], exit_to: str) -> str | None:
     """Add one scope's states; ``exit_to`` receives edges from its terminal states."""
-    states = scope.get("States") if isinstance(scope.get("States"), Mapping) else {}
+    found = scope.get("States")
+    states: Mapping[str, JSON] = found if isinstance(found, Mapping) else {}
     for name, state in states.items():
         if not isinstance(state, Mapping):
             continue
@@ -287,7 +288,7 @@ def _overall(counts: Mapping[str, int]) -> str:
     return "running"
 
 
-def taken_transitions(events: list[Mapping[str, JSON]]) -> list[tuple[str, str]]:
+def taken_transitions(events: Sequence[Mapping[str, JSON]]) -> list[tuple[str, str]]:
     """The ``(from, to)`` state transitions an execution made, for highlighting edges."""
     folder = _Folder()
     for event in events:
@@ -295,7 +296,7 @@ def taken_transitions(events: list[Mapping[str, JSON]]) -> list[tuple[str, str]]
     return sorted(folder.taken)
 
 
-def state_runs(events: list[Mapping[str, JSON]], execution_status: str) -> dict[str, StateRun]:
+def state_runs(events: Sequence[Mapping[str, JSON]], execution_status: str) -> dict[str, StateRun]:
     """Per-state summaries of an execution's history.
 
     Args:

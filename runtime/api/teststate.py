@@ -93,8 +93,8 @@ def _state_definition(p: Params) -> dict[str, JSON]:
         raise ApiError("InvalidDefinition", "Invalid State Machine Definition: 'not an object'")
     name = p.string("stateName", max_len=80)
     if "States" in doc:  # a whole machine: test one of its states
-        states = doc.get("States") if isinstance(doc.get("States"), dict) else {}
-        chosen = states.get(name or doc.get("StartAt"))
+        states: dict[str, JSON] = doc["States"] if isinstance(doc["States"], dict) else {}
+        chosen = states.get(str(name or doc.get("StartAt")))
         if not isinstance(chosen, dict):
             raise ApiError("ValidationException", f"State '{name}' is not in the definition")
         doc = {**chosen, **({"QueryLanguage": doc["QueryLanguage"]}
@@ -179,7 +179,8 @@ def _result(events: list[dict[str, JSON]], level: str) -> dict[str, JSON]:
     if out["status"] == "FAILED" and last["type"] != "ExecutionSucceeded":
         source = last
     if source is not None:
-        details = next((v for k, v in source.items() if k.endswith("EventDetails")), {}) or {}
+        details: dict[str, JSON] = next(
+            (v for k, v in source.items() if k.endswith("EventDetails")), {}) or {}
         if details.get("error") is not None:
             out["error"] = details["error"]
         if details.get("cause") is not None:

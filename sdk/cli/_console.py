@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any, Final
 
 import click
-
 from kbflow.errors import ConfigurationError
 
 __all__ = ["build_backend", "console", "is_loopback"]
@@ -94,7 +93,6 @@ def console(host: str, port: int, store: Path, auth_token: str | None) -> None:
     API clients send it as the X-Kbflow-Token header and browsers open /?token=TOKEN once.
     """
     import uvicorn
-
     from kbflow.runtime.api import AppConfig, create_app
 
     if not is_loopback(host) and not auth_token:

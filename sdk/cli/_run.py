@@ -75,6 +75,17 @@ def build_engine(store: Path, functions: Sequence[str], workers: int | None) -> 
     pool = WorkerPool(workers)
     engine = DurableEngine(store)
     engine.invoker = pool
+    try:
+        _register_catalog(engine, pool)
+        for spec in functions:
+            _register_function(engine, pool, spec)
+    except BaseException:
+        engine.close()
+        raise
+    return engine
+
+
+def _register_catalog(engine: Any, pool: Any) -> None:
     catalog = _catalog()
     for fn in getattr(catalog, "FUNCTIONS", ()):
         name = fn.function_name()
@@ -83,26 +94,24 @@ def build_engine(store: Path, functions: Sequence[str], workers: int | None) -> 
                      reserved_concurrency=fn.reserved_concurrency)
         engine.register_function(name, _LazyHandler(fn.handler), timeout_seconds=fn.timeout_s,
                                  memory_mb=fn.memory_mb, invoker=pool)
-    for spec in functions:
-        name, path, opts = parse_function(spec)
-        try:
-            mode = opts.get("mode", "process")
-            if mode not in ("process", "thread"):
-                raise ConfigurationError(f"mode must be process or thread in {spec!r}")
-            fn_spec = pool.add(name, path, mode=mode,  # type: ignore[arg-type]
-                               timeout_seconds=float(opts.get("timeout", 300)),
-                               memory_mb=int(opts.get("memory", 1024)),
-                               reserved_concurrency=int(opts["reserved"]) if "reserved" in opts
-                               else None)
-        except ValueError as exc:
-            engine.close()
-            raise click.BadParameter(f"{spec!r}: {exc}", param_hint="--function") from exc
-        except ConfigurationError as exc:
-            engine.close()
-            raise click.BadParameter(str(exc), param_hint="--function") from exc
-        engine.register_function(name, pool.handler(name), timeout_seconds=fn_spec.timeout_seconds,
-                                 memory_mb=fn_spec.memory_mb, invoker=pool)
-    return engine
+
+
+def _register_function(engine: Any, pool: Any, spec: str) -> None:
+    name, path, opts = parse_function(spec)
+    try:
+        mode = opts.get("mode", "process")
+        if mode not in ("process", "thread"):
+            raise ConfigurationError(f"mode must be process or thread in {spec!r}")
+        reserved = int(opts["reserved"]) if "reserved" in opts else None
+        fn_spec = pool.add(name, path, mode=mode, timeout_seconds=float(opts.get("timeout", 300)),
+                           memory_mb=int(opts.get("memory", 1024)),
+                           reserved_concurrency=reserved)
+    except ValueError as exc:
+        raise click.BadParameter(f"{spec!r}: {exc}", param_hint="--function") from exc
+    except ConfigurationError as exc:
+        raise click.BadParameter(str(exc), param_hint="--function") from exc
+    engine.register_function(name, pool.handler(name), timeout_seconds=fn_spec.timeout_seconds,
+                             memory_mb=fn_spec.memory_mb, invoker=pool)
 
 
 def substitutions() -> dict[str, str]:

@@ -4,10 +4,12 @@ A PDF text layer has no structure, only glyphs with sizes. :func:`page_lines` re
 lines with the size of each line's first character (one pdfium call per line, not per glyph,
 so it costs little). The size is the height of the character's *loose* box (the font's
 ascent to descent at its rendered size), not ``FPDFText_GetFontSize``: TeX and many other
-producers set fonts at size 1 and scale them with the text matrix, which that call ignores. :func:`render_pages` then takes the document's body size (the size
-carrying most characters) and turns short lines set at least 15% larger into Markdown headings,
-largest size first (``#``, ``##``, ``###``); consecutive heading lines of one size (a wrapped
-title) are joined.
+producers set fonts at size 1 and scale them with the text matrix, which that call ignores.
+
+:func:`render_pages` then takes the document's body size (the size carrying most characters,
+running headers and page numbers excluded) and turns short lines set at least 15% larger into
+Markdown headings, largest size first (``#``, ``##``, ``###``; sizes within 6% share a level);
+consecutive heading lines of one size (a wrapped title) are joined.
 """
 
 from __future__ import annotations
@@ -42,8 +44,6 @@ class Line:
 
 def page_lines(textpage: Any) -> list[Line]:
     """Return the lines of a pypdfium2 ``PdfTextPage`` with their font sizes."""
-    import pypdfium2.raw as pdfium_c
-
     text = textpage.get_text_range()
     if len(text) != textpage.count_chars():
         return plain_lines(textpage.get_text_bounded())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -188,3 +189,58 @@ def test_history_of_30000_events_from_the_engine_is_paged() -> None:
     assert [e.id for e in events] == list(range(1, len(events) + 1))
     assert backend.pages == -(-len(events) // 1000)
     assert events[-1].type == "ExecutionSucceeded"
+
+
+FLAKY = {
+    "StartAt": "Fetch",
+    "States": {
+        "Fetch": {
+            "Type": "Task",
+            "Resource": "arn:aws:states:::lambda:invoke",
+            "OutputPath": "$.Payload",
+            "Parameters": {"FunctionName": "flaky-source", "Payload.$": "$"},
+            "End": True,
+        }
+    },
+}
+
+
+@pytest.fixture
+def durable_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    from kbflow.tasks.adapters import config
+
+    installed = list(config._installed)
+    try:
+        yield tmp_path_factory.mktemp("durable")
+    finally:
+        config._installed[:] = installed
+
+
+def test_redrive_and_reopen_on_the_durable_local_engine(durable_store: Path) -> None:
+    broken = [True]
+
+    def flaky(event: Any, context: Any) -> Any:
+        if broken[0]:
+            raise ConnectionError("source offline")
+        return {"fetched": event}
+
+    with Client.local(store=durable_store) as client:
+        engine = client.backend.engine  # type: ignore[attr-defined]
+        if getattr(engine, "store", None) is None:
+            pytest.skip("the runtime has no durable engine")
+        engine.register_function("flaky-source", flaky)
+        run = client.start(engine.create_state_machine("flaky", FLAKY), {"n": 1}, name="flaky-1")
+        with pytest.raises(kbflow.ExecutionFailed) as info:
+            client.wait(run, timeout=30)
+        assert info.value.error == "ConnectionError"
+        broken[0] = False  # the cause is fixed
+        assert client.redrive(run).redrive_count == 1
+        assert client.wait(run, timeout=30) == {"fetched": {"n": 1}}
+        assert "ExecutionRedriven" in [e.type for e in client.history(run)]
+    with Client.local(store=durable_store) as reopened:  # a new process would see the same
+        again = reopened.describe(run.arn)
+        assert (again.status, again.redrive_count, again.output) == (
+            ExecutionStatus.SUCCEEDED,
+            1,
+            {"fetched": {"n": 1}},
+        )

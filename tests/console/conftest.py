@@ -13,7 +13,6 @@ import boto3
 import pytest
 import uvicorn
 from botocore.config import Config
-
 from kbflow.runtime.api import AppConfig, EngineBackend, Settings, create_app
 from kbflow.runtime.engine import Engine
 

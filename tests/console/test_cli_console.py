@@ -19,7 +19,6 @@ import pytest
 from botocore.config import Config
 from click.testing import CliRunner
 from conftest import free_port
-
 from kbflow.cli._console import console, is_loopback
 
 BIN = Path(sys.executable).parent

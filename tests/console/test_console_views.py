@@ -10,7 +10,6 @@ from typing import Any
 import httpx
 import pytest
 from conftest import Served
-
 from kbflow.runtime.api.console import mask_tokens
 from kbflow.runtime.api.cost import estimate, transitions
 from kbflow.runtime.api.graph import END, START, graph_of, state_runs, taken_transitions

@@ -11,7 +11,6 @@ import pytest
 from conftest import Served, serve
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
 from kbflow.runtime.api import AppConfig, Settings
 from kbflow.runtime.api.operations import ASYNC_OPERATIONS, OPERATIONS
 from kbflow.runtime.engine import Engine

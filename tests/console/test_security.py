@@ -12,7 +12,6 @@ import httpx
 import pytest
 from botocore.exceptions import ClientError
 from conftest import Served, serve
-
 from kbflow.runtime.api import AppConfig, Settings
 from kbflow.runtime.engine import Engine
 
