@@ -9,7 +9,8 @@ On this machine, with the embedded engine and a local store folder::
 
     python examples/sdk_quickstart.py --local .kbflow file:///srv/docs
 
-Exit status: 0 when the run succeeded, 1 when it failed, 2 when the input was refused.
+Exit status: 0 when the run succeeded, 1 when it did not (or is still running), 2 when the
+input was refused.
 """
 
 from __future__ import annotations
@@ -68,7 +69,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         except kbflow.ExecutionFailed as exc:
             print(f"failed: {exc.error}: {exc.cause}", file=sys.stderr)
             return 1
-        except kbflow.ExecutionError as exc:  # timed out or aborted
+        except (kbflow.ExecutionError, kbflow.WaitTimeout) as exc:  # timed out, aborted, slow
             print(f"{type(exc).__name__}: {exc}", file=sys.stderr)
             return 1
     print(f"{run.status}: {summary}")

@@ -23,6 +23,7 @@ import asyncio
 import hashlib
 import json
 import os
+import time
 import uuid
 from collections.abc import Callable, Mapping
 from typing import Any, Final
@@ -53,6 +54,7 @@ _JOURNALED: Final = {"lambda-function": lambda_function, "lambda:invoke": lambda
                      "states:startExecution": start_execution}
 _NAMESPACE: Final = uuid.UUID("6f1c3a52-4f8e-4a43-9d0e-6b9a4c1d2e70")
 _HEARTBEAT_EVERY: Final = 5.0
+_POLL_EVERY: Final = 0.25
 
 
 class DurableTokens(TaskTokens):
@@ -66,6 +68,15 @@ class DurableTokens(TaskTokens):
         self._secret = engine.store.secret()
         self._counters: dict[int, int] = {}
         self.issued: dict[str, str] = {}
+
+    def waiting(self, token: str) -> bool | None:
+        """True when a task waits on ``token``; None if it will soon; False if it never will."""
+        pending = self._pending.get(token)
+        if pending is None or pending.closed is not None:
+            return False
+        if pending.run.record.status != "RUNNING":
+            return False
+        return True if pending.future is not None else None
 
     def new_token(self, run: Run) -> str:
         """A deterministic, unguessable token for the next callback task of ``run``."""
@@ -103,6 +114,7 @@ class DurableEngine(Engine):
         self._child_counts: dict[tuple[str, str], int] = {}
         self._ticking = False
         self._last_beat = 0.0
+        self._last_poll = 0.0
         for key, resource in _JOURNALED.items():
             self.resources.register(key, self._journaled(resource))
 
@@ -115,21 +127,29 @@ class DurableEngine(Engine):
             self._loop.call_soon_threadsafe(self._tick)
 
     def _tick(self) -> None:
-        now = self._loop.time()
+        """Background work on the loop: commit buffered events every ``flush_interval``;
+        every half second save Map Run counts, deliver callbacks sent through the store and
+        honour stop requests; every few seconds refresh the owner heartbeat."""
+        now = time.monotonic()
         beat = now - self._last_beat >= _HEARTBEAT_EVERY
         if beat:
             self._last_beat = now
         try:
             self.store.flush(heartbeat=beat)
-            self._persist_map_runs()
-            self._poll_tokens()
-            for arn, error, cause in self.store.stop_requests():
-                run = self._runs.get(arn)
-                if run is not None and run.task is not None and run.record.status == "RUNNING":
-                    run.stop_reason = (error, cause)
-                    run.task.cancel()
+            if now - self._last_poll >= _POLL_EVERY:
+                self._last_poll = now
+                self._persist_map_runs()
+                self._poll_tokens()
+                self._poll_stops()
         finally:
             self._loop.call_later(self.flush_interval, self._tick)
+
+    def _poll_stops(self) -> None:
+        for arn, error, cause in self.store.stop_requests():
+            run = self._runs.get(arn)
+            if run is not None and run.task is not None and run.record.status == "RUNNING":
+                run.stop_reason = (error, cause)
+                run.task.cancel()
 
     def close(self) -> None:
         """Commit what is buffered, stop the loop and close the store."""
@@ -220,6 +240,9 @@ class DurableEngine(Engine):
             sm = self._stored_machine(record.state_machine_arn)
             plan, sm_name, role_arn = sm.plan, sm.name, sm.role_arn
             timeout = _timeout(sm.machine)
+            if timeout is not None and not redriven:  # TimeoutSeconds counts from the start
+                elapsed = (self.clock.now() - record.start_date).total_seconds()
+                timeout = max(0.001, timeout - elapsed)
             if arn not in sm.executions:
                 sm.executions.append(arn)
         else:
@@ -233,6 +256,7 @@ class DurableEngine(Engine):
         run.history = history
         install_replay_sleep(run, history)
         if redriven:
+            history.forget_unsuccessful()
             history.add_new("ExecutionRedriven", {"redriveCount": record.redrive_count})
         self._journals[arn] = Journal(self.store.journal_entries(arn))
         self._child_counts = {k: v for k, v in self._child_counts.items() if k[0] != arn}
@@ -355,6 +379,12 @@ class DurableEngine(Engine):
             if status not in ("SUCCEEDED", "FAILED"):
                 tokens.issued.pop(token, None)
                 continue
+            waiting = tokens.waiting(token)
+            if waiting is None:
+                continue  # the task has not started waiting yet (e.g. replaying): next poll
+            if not waiting:
+                tokens.issued.pop(token, None)
+                continue
             try:
                 if status == "SUCCEEDED":
                     tokens.resolve(token, json.loads(output) if output else None)
@@ -413,6 +443,38 @@ class DurableEngine(Engine):
             if not events:
                 raise
             return events
+
+    def list_executions(self, state_machine_arn: str, *,
+                        status: str | None = None) -> list[dict[str, JSON]]:
+        """``ListExecutions`` (newest first), including executions of earlier processes."""
+        live = {e["executionArn"]: e for e in super().list_executions(state_machine_arn,
+                                                                      status=status)}
+        self._call_soon(self.store.flush)
+        out = []
+        for record in self.store.executions(status=status, state_machine_arn=state_machine_arn):
+            out.append(live.pop(record.execution_arn, None) or {
+                "executionArn": record.execution_arn, "stateMachineArn": state_machine_arn,
+                "name": record.name, "status": record.status, "startDate": record.start_date,
+                "stopDate": record.stop_date})
+        return [*live.values(), *out]
+
+    def get_execution_history(self, execution_arn: str, *, reverse_order: bool = False,
+                              max_results: int = 1000,
+                              next_token: str | None = None) -> dict[str, JSON]:
+        """``GetExecutionHistory`` (from the store for executions not running here)."""
+        try:
+            return super().get_execution_history(execution_arn, reverse_order=reverse_order,
+                                                 max_results=max_results, next_token=next_token)
+        except ExecutionNotFound:
+            events = self.history(execution_arn)
+        if reverse_order:
+            events.reverse()
+        start = int(next_token) if next_token else 0
+        end = start + max(1, min(max_results, 1000))
+        page: dict[str, JSON] = {"events": events[start:end]}
+        if end < len(events):
+            page["nextToken"] = str(end)
+        return page
 
     def redrive_execution(self, execution_arn: str) -> str:
         """``RedriveExecution``: restart a failed/timed-out/aborted execution where it failed.

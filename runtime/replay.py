@@ -57,6 +57,7 @@ __all__ = ["Journal", "ReplayHistory", "dump_details", "install_replay_sleep", "
 
 JSON = Any
 _TOKEN_MASK: Final = "<task-token>"
+_UNSUCCESSFUL: Final = ("Failed", "Aborted", "TimedOut")
 
 
 def task_key(call: TaskCall) -> str:
@@ -172,6 +173,31 @@ class ReplayHistory(History):
         event_id = super().add(event_type, previous, details)
         self.last_ts = self._events[-1]["timestamp"]
         return event_id
+
+    def forget_unsuccessful(self) -> int:
+        """Stop matching the events of branches that ended unsuccessfully (redrive).
+
+        A branch's end is an event no other event follows; when it is a ``*Failed``,
+        ``*Aborted`` or ``*TimedOut`` event, it and the events leading only to it are not
+        matched again, so the redriven states appear as new events after ``ExecutionRedriven``.
+        Returns how many events were set aside.
+        """
+        successors: dict[int, int] = {}
+        for event in self._events:
+            prev = event["previousEventId"]
+            successors[prev] = successors.get(prev, 0) + 1
+        dropped = 0
+        for event in self._events:
+            if successors.get(event["id"]) or not event["type"].endswith(_UNSUCCESSFUL):
+                continue
+            current: dict[str, Any] | None = event
+            while current is not None and current["id"] in self._left:
+                self._left.discard(current["id"])
+                dropped += 1
+                prev = current["previousEventId"]
+                current = self._events[prev - 1] if 0 < prev <= len(self._events) and (
+                    successors.get(prev) == 1) else None
+        return dropped
 
     def add_new(self, event_type: str, details: dict[str, Any] | None = None) -> int:
         """Append an event without matching (e.g. ``ExecutionRedriven``)."""

@@ -407,13 +407,15 @@ class Store:
                           (name_or_arn, name_or_arn))
         return _to_record(rows[0])[0] if rows else None
 
-    def executions(self, *, status: str | None = None,
-                   include_children: bool = False) -> list[ExecutionRecord]:
+    def executions(self, *, status: str | None = None, include_children: bool = False,
+                   state_machine_arn: str | None = None) -> list[ExecutionRecord]:
         """Executions, newest first."""
         sql = f"SELECT {_EXEC_COLUMNS} FROM executions WHERE 1=1"
         args: tuple[Any, ...] = ()
         if status is not None:
-            sql, args = sql + " AND status=?", (status,)
+            sql, args = sql + " AND status=?", (*args, status)
+        if state_machine_arn is not None:
+            sql, args = sql + " AND state_machine_arn=?", (*args, state_machine_arn)
         if not include_children:
             sql += " AND map_run_arn IS NULL"
         return [_to_record(r)[0] for r in self._rows(sql + " ORDER BY start_date DESC", args)]
@@ -439,8 +441,7 @@ class Store:
         for arn, text in rows:
             req = json.loads(text)
             out.append((arn, req.get("error"), req.get("cause")))
-        self._write("UPDATE executions SET stop_request=NULL WHERE owner_pid=? AND owner_host=?",
-                    (self.owner.pid, self.owner.host))
+            self._write("UPDATE executions SET stop_request=NULL WHERE arn=?", (arn,))
         return out
 
     def abort_orphan(self, arn: str, error: str | None, cause: str | None) -> None:

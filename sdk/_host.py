@@ -37,6 +37,66 @@ def worker_threads(workers: int) -> int:
     return max(1, (os.cpu_count() or 1) // max(1, workers))
 
 
+def _worker_pool_class() -> Any:
+    try:
+        from kbflow.runtime.workers import WorkerPool
+    except ImportError:
+        return None
+    return WorkerPool
+
+
+def run_task(envelope: dict[str, Any], context: Any) -> Any:
+    """Worker-process entry of :class:`SharedWorkers`: call the catalog handler named inside.
+
+    Args:
+        envelope: ``{"handler": "package.module:function", "event": {...}}``.
+        context: the Lambda context.
+    """
+    from kbflow.tasks.catalog import resolve_handler
+
+    return resolve_handler(str(envelope["handler"]))(envelope["event"], context)
+
+
+class SharedWorkers:
+    """An Invoker running every CPU-bound task function in one pool of warm worker processes.
+
+    ``kbflow.runtime.workers.WorkerPool`` gives each function its own execution environments,
+    as Lambda does; with nine CPU-bound functions and two workers that means constant process
+    churn (and reloading the embedding and OCR models). Locally the host instead routes every
+    ``cpu`` function through one generic function whose workers import any catalog handler, so
+    ``workers`` warm processes serve all stages and each loads a model once. The timeout is the
+    longest of the catalog's CPU-bound functions (600 s); memory is capped at 3008 MB.
+
+    Args:
+        workers: worker processes.
+        env: their environment (``local_environ`` of the store and file roots).
+    """
+
+    NAME: Final = "kbflow-cpu-worker"
+
+    def __init__(self, workers: int, env: Mapping[str, str]) -> None:
+        from kbflow.runtime.workers import WorkerPool
+
+        self.pool = WorkerPool(workers, env=dict(env))
+        self.pool.declare(self.NAME, f"{__name__}:run_task", timeout_seconds=600, memory_mb=3008)
+
+    async def invoke(self, function: Any, event_json: str) -> Any:
+        """Invoke ``function`` (a catalog function with a lazy handler) in a shared worker."""
+        import dataclasses
+        import json
+
+        path = getattr(function.handler, "path", None)
+        if not isinstance(path, str):
+            raise TypeError(f"{function.name}: a shared worker needs a handler import path")
+        envelope = '{"handler": ' + json.dumps(path) + ', "event": ' + event_json + "}"
+        proxy = dataclasses.replace(function, name=self.NAME)
+        return await self.pool.invoke(proxy, envelope)
+
+    def close(self) -> None:
+        """Stop the worker processes."""
+        self.pool.close()
+
+
 def _durable_engine_class() -> Any:
     try:
         from kbflow.runtime.durable import DurableEngine
@@ -116,20 +176,16 @@ class Host:
         return getattr(self.engine, "store", None) is not None
 
     def _cpu_invoker(self) -> Any:
-        """The invoker of ``cpu`` functions: worker processes when available, else threads."""
+        """The invoker of ``cpu`` functions: shared worker processes when available, else threads."""
         if not self.workers:
             return None
-        try:
-            from kbflow.runtime import workers as runtime_workers
-        except ImportError:
-            runtime_workers = None
-        factory = getattr(runtime_workers, "WorkerPoolInvoker", None)
-        if factory is not None:
+        if _worker_pool_class() is not None:
             from kbflow.tasks.adapters.config import local_environ
 
             env = local_environ(self.store, self.file_roots)
             env["KBFLOW_EMBED_THREADS"] = str(worker_threads(self.workers))
-            return factory(self.workers, env=env)
+            env.setdefault("POWERTOOLS_LOG_LEVEL", os.environ.get("POWERTOOLS_LOG_LEVEL", "ERROR"))
+            return SharedWorkers(self.workers, env)
         from kbflow.runtime.invoke import InProcessInvoker
 
         return InProcessInvoker(max_workers=self.workers)

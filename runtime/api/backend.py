@@ -108,6 +108,14 @@ class EngineBackend:
         self._meta: dict[str, MachineMeta] = {}
         self._tags: dict[str, dict[str, str]] = {}
         self._lock = threading.Lock()
+        self._test_engine: Any = None
+
+    def close(self) -> None:
+        """Release what the backend started (the TestState engine); the engine stays open."""
+        test_engine = getattr(self, "_test_engine", None)
+        if test_engine is not None:
+            test_engine.close()
+            self._test_engine = None
 
     @property
     def region(self) -> str:

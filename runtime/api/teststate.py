@@ -111,10 +111,10 @@ def _private_engine(b: EngineBackend) -> Any:
     from kbflow.runtime.engine import Engine
 
     with _engine_lock:
-        engine = getattr(b, "_test_engine", None)
+        engine = b._test_engine
         if engine is None:
-            engine = Engine(clock=VirtualClock(), region=b.region, account=b.account)
-            b._test_engine = engine  # type: ignore[attr-defined]
+            engine = b._test_engine = Engine(clock=VirtualClock(), region=b.region,
+                                             account=b.account)
     for name, fn in b.engine.functions.items():
         if name not in engine.functions:
             engine.register_function(name, fn.handler, timeout_seconds=fn.timeout_seconds,
@@ -140,7 +140,12 @@ def test_state(b: EngineBackend, p: Params, s: Any) -> dict[str, JSON]:
             from None
     try:
         arn = engine.start_execution(sm, input_text)
-        engine.wait(arn, timeout=s.sync_timeout_seconds if s is not None else 60)
+        try:
+            engine.wait(arn, timeout=s.sync_timeout_seconds if s is not None else 60)
+        except TimeoutError:
+            engine.stop_execution(arn, error="States.Timeout",
+                                  cause="TestState gave up waiting for the state")
+            engine.wait(arn, timeout=5)
         return _result(engine.history(arn), p.string("inspectionLevel") or "INFO")
     finally:
         engine.delete_state_machine(sm)

@@ -112,4 +112,5 @@ def console(host: str, port: int, store: Path, auth_token: str | None) -> None:
         uvicorn.run(app, host=host, port=port, log_level=os.environ.get(
             "KBFLOW_CONSOLE_LOG", "warning"), access_log=False, lifespan="off")
     finally:
+        backend.close()
         backend.engine.close()

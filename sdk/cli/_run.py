@@ -272,7 +272,11 @@ def run(definition: Path, input_: str, store: Path, name: str | None, functions:
         try:
             arn = engine.start_execution(sm, text, name=name)
         except KbflowError as exc:
-            raise click.ClickException(str(exc)) from None
+            hint = ""
+            found = engine.store.find_execution(name) if name else None
+            if found is not None and found.status in ("FAILED", "TIMED_OUT", "ABORTED"):
+                hint = f" (it {found.status}; to continue it: kbflow executions redrive {name})"
+            raise click.ClickException(f"{exc}{hint}") from None
         result = execution_result(engine.wait(arn))
     finally:
         engine.close()

@@ -113,6 +113,7 @@ def test_a_decision_is_recorded_in_dynamodb_and_audited(tables: StoreReviewSourc
         "comment": "fine",
     }
     assert tables.store.get("r1").status == "decided"
+    assert tables.audit is not None
     [audit] = tables.audit.list("r1")
     assert audit.details["via"] == "kbflow.Client"
     assert (audit.action, audit.actor, audit.execution_arn) == ("approve", "ana", run.arn)

@@ -82,7 +82,7 @@ def test_invalid_input_is_refused_before_any_execution_starts(harness: Harness) 
 def test_the_generated_ingestion_schema_is_enforced(harness: Harness) -> None:
     arn = harness.create("ingest", ECHO)
     client = harness.client({"ingestion": arn})
-    cases = {
+    cases: dict[str, dict[str, Any]] = {
         "/source/uri": {"source": {"uri": "ftp://example.com/x"}},
         "/extra": {"source": {"uri": "s3://docs-bucket/inbox/"}, "extra": 1},
         "/source": {},

@@ -194,9 +194,12 @@ def test_token_bucket_is_shared_fairly_between_threads() -> None:
             slept.append(seconds)
 
     bucket = TokenBucket(5, 10.0, monotonic=lambda: 0.0, sleep=sleep)  # time stands still
-    threads = [
-        threading.Thread(target=lambda: [bucket.acquire() for _ in range(5)]) for _ in range(4)
-    ]
+
+    def five() -> None:
+        for _ in range(5):
+            bucket.acquire()
+
+    threads = [threading.Thread(target=five) for _ in range(4)]
     for t in threads:
         t.start()
     for t in threads:

@@ -1,4 +1,4 @@
-"""``mypy --strict`` stays clean on the SDK modules and the quickstart example."""
+"""mypy stays clean: ``--strict`` on the SDK and the quickstart, ``check_untyped_defs`` on tests."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
+HERE = Path(__file__).resolve().parent
 # The SDK's modules (other sdk/ modules, such as the CLI's, are checked by their owners).
 SDK_MODULES = [
     "_client", "_local", "_models", "_polling", "_registry", "_reviews", "_tracking",
@@ -23,11 +24,14 @@ PACKAGES = {
 }
 
 
-@pytest.mark.slow
-def test_mypy_strict_on_the_sdk(tmp_path: Path) -> None:
+@pytest.fixture
+def src(tmp_path: Path) -> Path:
+    """The kbflow package laid out as installed, with symlinks.
+
+    setup.cfg maps sdk/ to the kbflow package; mypy does not follow setuptools' editable
+    finder, so it needs the installed layout to resolve ``kbflow.*`` imports.
+    """
     pytest.importorskip("mypy")
-    # setup.cfg maps sdk/ to the kbflow package; mypy does not follow setuptools' editable
-    # finder, so lay the package out as installed, with symlinks.
     package = tmp_path / "src" / "kbflow"
     package.mkdir(parents=True)
     for item in (ROOT / "sdk").iterdir():
@@ -35,29 +39,34 @@ def test_mypy_strict_on_the_sdk(tmp_path: Path) -> None:
     for name, folder in PACKAGES.items():
         (package / name).symlink_to(ROOT / folder)
     (tmp_path / "src" / "sdk_quickstart.py").symlink_to(ROOT / "examples" / "sdk_quickstart.py")
-    targets = [arg for m in SDK_MODULES for arg in ("-m", f"kbflow.{m}")] + [
-        "-p",
-        "kbflow._backends",
-    ]
-    cmd = [
-        sys.executable,
-        "-m",
-        "mypy",
-        "--strict",
-        "--follow-imports=silent",
-        "--cache-dir",
-        str(tmp_path / "cache"),
-        "-m",
-        "kbflow",
-        *targets,
-        "-m",
-        "sdk_quickstart",
-    ]
+    return tmp_path / "src"
+
+
+def _mypy(args: list[str], *, path: list[Path], cwd: Path) -> None:
     result = subprocess.run(
-        cmd,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        env={"MYPYPATH": str(tmp_path / "src"), "PATH": "/usr/bin:/bin"},
-    )
+        [sys.executable, "-m", "mypy", "--follow-imports=silent",
+         "--cache-dir", str(cwd / ".mypy_cache"), *args],
+        cwd=cwd, capture_output=True, text=True,
+        env={"MYPYPATH": ":".join(map(str, path)), "PATH": "/usr/bin:/bin"},
+    )  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.slow
+def test_mypy_strict_on_the_sdk(src: Path) -> None:
+    targets = [arg for m in SDK_MODULES for arg in ("-m", f"kbflow.{m}")]
+    _mypy(
+        ["--strict", "-m", "kbflow", *targets, "-p", "kbflow._backends", "-m", "sdk_quickstart"],
+        path=[src],
+        cwd=src.parent,
+    )
+
+
+@pytest.mark.slow
+def test_mypy_check_untyped_defs_on_the_sdk_tests(src: Path) -> None:
+    tests = sorted(str(p) for p in HERE.glob("*.py"))
+    _mypy(
+        ["--check-untyped-defs", "--ignore-missing-imports", *tests],
+        path=[src, HERE],
+        cwd=src.parent,
+    )

@@ -81,8 +81,11 @@ def serve(engine: Engine, config: AppConfig | None = None) -> Iterator[Served]:
     config = config or AppConfig(settings=Settings(activity_poll_seconds=2.0,
                                                    sync_timeout_seconds=30.0))
     port = free_port()
-    with ServerThread(create_app(backend, config), port):
-        yield Served(f"http://127.0.0.1:{port}", engine, backend, config)
+    try:
+        with ServerThread(create_app(backend, config), port):
+            yield Served(f"http://127.0.0.1:{port}", engine, backend, config)
+    finally:
+        backend.close()
 
 
 @pytest.fixture

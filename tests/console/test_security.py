@@ -161,3 +161,30 @@ def test_review_decisions_need_csrf_and_tokens_stay_out_of_logs(
                             if r.name.startswith(("kbflow", "uvicorn", "starlette")))
     assert token not in server_logs
     assert token not in httpx.get(served.url + "/").text
+
+
+def test_edit_and_reject_decisions(served: Served) -> None:
+    sfn = served.client()
+    first = _review_machine(served)
+    csrf = {"X-CSRF-Token": served.config.csrf_token}
+    decide = served.url + "/console/api/reviews/decide"
+    review = _pending(served)[0]
+    missing = {"id": review["id"], "decision": "edit", "reviewer": "bo"}
+    assert httpx.post(decide, json=missing, headers=csrf).status_code == 400  # edit needs text
+    edited = httpx.post(decide, headers=csrf, json={**missing, "text": "Fixed text",
+                                                      "comment": "typo"})
+    assert edited.status_code == 200
+    assert served.engine.wait(first, timeout=10)["Status"] == "SUCCEEDED"
+    assert json.loads(sfn.describe_execution(executionArn=first)["output"]) == {
+        "decision": "edit", "reviewer": "bo", "comment": "typo", "edits": {"text": "Fixed text"}}
+    arn = first.replace(":execution:", ":stateMachine:").rsplit(":", 1)[0]
+    second = sfn.start_execution(stateMachineArn=arn, input=json.dumps(
+        {"item": {"id": "doc-2"}}))["executionArn"]
+    review = _pending(served)[0]
+    assert review["executionArn"] == second and review["item"] == {"id": "doc-2"}
+    assert httpx.post(decide, headers=csrf, json={"id": review["id"], "decision": "reject",
+                                                  "reviewer": "cy"}).status_code == 200
+    assert served.engine.wait(second, timeout=10)["Status"] == "SUCCEEDED"
+    assert json.loads(sfn.describe_execution(executionArn=second)["output"])["decision"] == (
+        "reject")
+    assert httpx.get(served.url + "/console/api/reviews").json()["reviews"] == []

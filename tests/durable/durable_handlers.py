@@ -69,3 +69,10 @@ def slow_item(event: dict[str, Any], context: Any) -> Any:
 
 class ItemFailed(Exception):
     """A test error with a custom name."""
+
+
+def remember_token(event: dict[str, Any], context: Any) -> Any:
+    """Append the task token to ``event["file"]`` (a reviewer would get it by mail)."""
+    with Path(event["file"]).open("a") as f:
+        f.write(event["token"] + "\n")
+    return {"sent": True}

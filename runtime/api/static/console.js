@@ -194,7 +194,7 @@ async function executionPage(arn) {
     const started = new Date(execution.startDate * 1000);
     statsBox.replaceChildren(
       stat("Status", execution.status.replace("_", " ").toLowerCase()),
-      stat("Started", h("span", {}, started.toLocaleTimeString(), " ", h("small", {}, started.toLocaleDateString())), null, fmtTime(execution.startDate)),
+      stat("Started", h("span", {}, started.toLocaleTimeString(), " ", started.toDateString() === new Date().toDateString() ? null : h("small", {}, started.toLocaleDateString())), null, fmtTime(execution.startDate)),
       stat("Duration", fmtDuration(dur)),
       stat("State transitions", String(cost.transitions)),
       stat("Standard cost", usd(cost.standard_usd), "cost-standard", "$0.025 per 1,000 state transitions"),

@@ -17,13 +17,13 @@ const KbGraph = (() => {
     if (node.type === "Start" || node.type === "End") return [64, 28];
     if (node.type === "Join") return [12, 12];
     const text = Math.max(measure.measureText(node.label).width, 70);
-    return [Math.ceil(text + 40), 46];
+    return [Math.ceil(text + 36), 42];
   }
 
   /** Lay out {nodes, edges} with dagre; returns the dagre graph. */
   function layout(graph) {
     const g = new dagre.graphlib.Graph({ compound: true, multigraph: true });
-    g.setGraph({ rankdir: "TB", nodesep: 28, ranksep: 42, edgesep: 14, marginx: 24, marginy: 32 });
+    g.setGraph({ rankdir: "TB", nodesep: 26, ranksep: 34, edgesep: 12, marginx: 24, marginy: 32 });
     g.setDefaultEdgeLabel(() => ({}));
     for (const n of graph.nodes) {
       if (n.type === "Container") g.setNode(n.id, { label: n.label, container: true, data: n });
@@ -95,9 +95,9 @@ const KbGraph = (() => {
         continue;
       }
       el("rect", { width: n.width, height: n.height, rx: 7 }, group);
-      const title = el("text", { x: 12, y: 19 }, group);
+      const title = el("text", { x: 12, y: 18 }, group);
       title.textContent = data.label;
-      const sub = el("text", { x: 12, y: 35, class: "sub" }, group);
+      const sub = el("text", { x: 12, y: 33, class: "sub" }, group);
       sub.textContent = data.type;
       group.addEventListener("click", (ev) => { ev.stopPropagation(); onSelect(data.id); });
       nodeEls.set(data.id, { group, sub, data });
@@ -111,16 +111,26 @@ const KbGraph = (() => {
 
     const view = { x: 0, y: 0, k: 1 };
     const apply = () => world.setAttribute("transform", `translate(${view.x},${view.y}) scale(${view.k})`);
+    let focus = null;
+    let moved = false;  // once the user pans or zooms, live updates leave the view alone
     const fit = () => {
       const gw = g.graph().width || 1, gh = g.graph().height || 1;
       const w = host.clientWidth || 800, h = host.clientHeight || 560;
-      // Whole graph if it stays readable; otherwise fit the width and start at the top.
-      view.k = Math.min(1.2, Math.max(0.62, Math.min(w / gw, h / gh) * 0.97));
-      view.x = (w - gw * view.k) / 2; view.y = Math.max(8, (h - gh * view.k) / 2);
+      // The whole graph when it stays readable; otherwise a readable scale centred on the
+      // state that matters (running, else failed), starting at the top when there is none.
+      const whole = Math.min(w / gw, h / gh) * 0.97;
+      view.k = Math.min(1.2, Math.max(0.72, whole));
+      view.x = (w - gw * view.k) / 2;
+      view.y = Math.max(8, (h - gh * view.k) / 2);
+      if (whole < 0.72 && focus && g.hasNode(focus)) {
+        const n = g.node(focus);
+        view.y = Math.min(8, Math.max(h - gh * view.k - 8, h / 2 - n.y * view.k));
+      }
       apply();
     };
     svg.addEventListener("wheel", (ev) => {
       ev.preventDefault();
+      moved = true;
       const r = svg.getBoundingClientRect();
       const px = ev.clientX - r.left, py = ev.clientY - r.top;
       const k = Math.min(3, Math.max(0.15, view.k * (ev.deltaY < 0 ? 1.12 : 1 / 1.12)));
@@ -131,6 +141,7 @@ const KbGraph = (() => {
     svg.addEventListener("pointerdown", (ev) => {
       if (ev.target.closest(".node")) return;
       drag = { x: ev.clientX - view.x, y: ev.clientY - view.y };
+      moved = true;
       svg.classList.add("dragging");
     });
     window.addEventListener("pointermove", (ev) => { if (drag) { view.x = ev.clientX - drag.x; view.y = ev.clientY - drag.y; apply(); } });
@@ -138,6 +149,9 @@ const KbGraph = (() => {
     fit();
 
     function update(states, transitions) {
+      const pick = (status) => Object.keys(states).find((n) => states[n].status === status && nodeEls.has(n));
+      const next = pick("running") || pick("failed") || null;
+      if (next !== focus) { focus = next; if (!moved) fit(); }
       for (const [name, item] of nodeEls) {
         const run = states[name];
         const status = run ? run.status : "notreached";
@@ -180,7 +194,14 @@ const KbGraph = (() => {
       for (const [id, item] of nodeEls) item.group.classList.toggle("selected", id === name);
     }
 
-    return { update, fit, select, zoom: (f) => { view.k = Math.min(3, Math.max(0.15, view.k * f)); apply(); } };
+    const zoom = (f) => {
+      moved = true;
+      const w = host.clientWidth / 2, h = host.clientHeight / 2;
+      const k = Math.min(3, Math.max(0.15, view.k * f));
+      view.x = w - (w - view.x) * (k / view.k); view.y = h - (h - view.y) * (k / view.k); view.k = k;
+      apply();
+    };
+    return { update, fit: () => { moved = false; fit(); }, select, zoom };
   }
 
   return { render, layout };
