@@ -20,12 +20,13 @@ overrides of ``_start``, ``start_map_child``, ``register_map_run`` and ``finishe
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import os
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any, Final
 
 from kbflow.errors import (
@@ -115,6 +116,7 @@ class DurableEngine(Engine):
         self._ticking = False
         self._last_beat = 0.0
         self._last_poll = 0.0
+        self._closed_map_runs: set[str] = set()
         for key, resource in _JOURNALED.items():
             self.resources.register(key, self._journaled(resource))
 
@@ -154,10 +156,8 @@ class DurableEngine(Engine):
     def close(self) -> None:
         """Commit what is buffered, stop the loop and close the store."""
         if self._thread is not None:
-            try:
+            with contextlib.suppress(Exception):  # closing must not fail on a dead loop
                 self._call_soon(self.store.flush)
-            except Exception:  # noqa: BLE001 - closing must not fail on a dead loop
-                pass
         super().close()
         self.store.close()
 
@@ -330,15 +330,16 @@ class DurableEngine(Engine):
                                r.tolerated_failure_percentage, r.counts)
 
     def _persist_map_runs(self) -> None:
-        for r in list(self._map_runs.values()):
-            if r.status == "RUNNING" or r.stop_date is not None and not getattr(r, "_saved", False):
-                self._persist_map_run(r)
-                if r.status != "RUNNING":
-                    r._saved = True  # type: ignore[attr-defined]
+        for arn, r in list(self._map_runs.items()):
+            if arn in self._closed_map_runs:
+                continue
+            self._persist_map_run(r)
+            if r.status != "RUNNING":
+                self._closed_map_runs.add(arn)
 
     # ------------------------------------------------------------------ task journal
 
-    def _journaled(self, inner: TaskResource) -> Callable[[TaskCall], Any]:
+    def _journaled(self, inner: TaskResource) -> TaskResource:
         async def resource(call: TaskCall) -> JSON:
             return await self._run_journaled(call, inner)
 
@@ -452,7 +453,7 @@ class DurableEngine(Engine):
         self._call_soon(self.store.flush)
         out = []
         for record in self.store.executions(status=status, state_machine_arn=state_machine_arn):
-            out.append(live.pop(record.execution_arn, None) or {
+            out.append(live.pop(record.execution_arn, {}) or {
                 "executionArn": record.execution_arn, "stateMachineArn": state_machine_arn,
                 "name": record.name, "status": record.status, "startDate": record.start_date,
                 "stopDate": record.stop_date})

@@ -182,7 +182,10 @@ class Run:
         try:
             work = interpreter.run_machine(frame, self.plan, self.input_value)
             if self.timeout is not None:
-                output = await asyncio.wait_for(work, self.timeout)
+                # asyncio.timeout, not wait_for: wait_for (3.11) can swallow a cancellation
+                # (StopExecution) that races with the work finishing.
+                async with asyncio.timeout(self.timeout):
+                    output = await work
             else:
                 output = await work
         except StatesError as err:

@@ -139,7 +139,8 @@ class InProcessInvoker:
         loop = asyncio.get_running_loop()
         future = loop.run_in_executor(self._pool, call_handler, function, event_json)
         try:
-            return await asyncio.wait_for(asyncio.shield(future), function.timeout_seconds)
+            async with asyncio.timeout(function.timeout_seconds):
+                return await asyncio.shield(future)
         except TimeoutError:
             request_id = str(uuid.uuid4())
             return Invocation(request_id, error={

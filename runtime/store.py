@@ -47,7 +47,7 @@ from typing import Any, Final
 from kbflow.errors import ConfigurationError
 
 from .execution import ExecutionRecord
-from .history import details_key
+from .history import details_key, payload
 
 __all__ = ["DB_NAME", "JournalEntry", "Owner", "Store", "dump_details", "owner_alive"]
 
@@ -73,7 +73,7 @@ CREATE INDEX IF NOT EXISTS executions_status ON executions (status);
 CREATE TABLE IF NOT EXISTS events (
     execution_arn TEXT NOT NULL, id INTEGER NOT NULL, previous_id INTEGER NOT NULL,
     timestamp REAL NOT NULL, type TEXT NOT NULL, details TEXT,
-    PRIMARY KEY (execution_arn, id)) WITHOUT ROWID;
+    PRIMARY KEY (execution_arn, id));
 CREATE TABLE IF NOT EXISTS task_journal (
     execution_arn TEXT NOT NULL, seq INTEGER NOT NULL, state TEXT NOT NULL, key TEXT NOT NULL,
     result TEXT, error TEXT, cause TEXT, caught INTEGER NOT NULL DEFAULT 0,
@@ -160,11 +160,18 @@ def _dt(value: float | None) -> datetime | None:
     return None if value is None else datetime.fromtimestamp(value, UTC)
 
 
+_ENCODE_LOOSE: Final = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False,
+                                        default=str).encode
+
+
 def dump_details(details: Any) -> str | None:
     """Event details as the store keeps them (the text replay compares events by)."""
     if details is None:
         return None
-    return json.dumps(details, separators=(",", ":"), ensure_ascii=False, default=str)
+    try:
+        return payload(details)  # the history's fast compact encoder
+    except TypeError:  # a non-JSON value (e.g. a datetime) in details
+        return _ENCODE_LOOSE(details)
 
 
 _EXEC_COLUMNS: Final = ("arn, name, state_machine_arn, status, input, output, error, cause, "
@@ -178,7 +185,8 @@ class Store:
     Args:
         directory: the store directory (created if missing).
         batch_events: commit when this many events are buffered.
-        batch_ms: commit when the oldest buffered event is this old.
+        batch_ms: commit when the oldest buffered event is this old (checked every 64 events
+            and by the engine's background flush every ``flush_interval``).
         readonly: open for reading only (CLI ``list``/``describe``/``history``).
     """
 
@@ -195,6 +203,7 @@ class Store:
         if not readonly:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.execute("PRAGMA cache_size=-32768")  # 32 MiB of page cache
             self._db.executescript(_SCHEMA)
         self._lock = threading.RLock()
         self._events: list[tuple[Any, ...]] = []
@@ -252,15 +261,16 @@ class Store:
     def append_event(self, execution_arn: str, event: Mapping[str, Any]) -> None:
         """Buffer one history event; commit if the batch is full or old."""
         event_type = event["type"]
-        row = (execution_arn, event["id"], event["previousEventId"],
-               event["timestamp"].timestamp(), event_type,
-               dump_details(event.get(details_key(event_type))))
+        details = event.get(details_key(event_type))
         events = self._events
-        if not events:
+        events.append((execution_arn, event["id"], event["previousEventId"],
+                       event["timestamp"].timestamp(), event_type,
+                       None if details is None else dump_details(details)))
+        n = len(events)
+        if n == 1:
             self._oldest = time.monotonic()
-        events.append(row)
-        if len(events) >= self.batch_events or (
-                time.monotonic() - self._oldest >= self.batch_seconds):
+        elif n >= self.batch_events or (n & 63 == 0 and (
+                time.monotonic() - self._oldest >= self.batch_seconds)):
             self.flush()
 
     def events(self, execution_arn: str) -> list[dict[str, Any]]:
@@ -320,7 +330,8 @@ class Store:
 
     def state_machine(self, arn: str, version: int | None = None) -> dict[str, Any] | None:
         """A stored definition (the latest version unless ``version``)."""
-        sql = "SELECT arn, version, name, definition, type, role_arn FROM state_machines WHERE arn=?"
+        sql = ("SELECT arn, version, name, definition, type, role_arn FROM state_machines "
+               "WHERE arn=?")
         args: tuple[Any, ...] = (arn,)
         if version is not None:
             sql, args = sql + " AND version=?", (arn, version)

@@ -230,7 +230,8 @@ async def with_limits(call: TaskCall, work: Awaitable[JSON],
     if call.timeout is None:
         return await work
     try:
-        return await asyncio.wait_for(work, call.timeout)
+        async with asyncio.timeout(call.timeout):
+            return await work
     except TimeoutError:
         on_timeout("States.Timeout")
         raise StatesError("States.Timeout", None) from None

@@ -73,7 +73,12 @@ def run(definition: dict[str, Any], input: Any, **opts: Any) -> dict[str, Any]:
                 "cause": str(exc), "events": []}
     name = opts.get("execution_name") or f"exec-{n}"
     arn = engine.start_execution(sm, json.dumps(input), name=name)
-    described = engine.wait(arn, timeout=opts.get("timeout") or 60)
+    try:
+        described = engine.wait(arn, timeout=opts.get("timeout") or 60)
+    except TimeoutError:  # still running after the runner's time limit: stop it
+        engine.stop_execution(arn, error="Conformance.Timeout",
+                              cause="the execution did not end within the runner's timeout")
+        described = engine.wait(arn, timeout=10)
     events = engine.history(arn)
     engine.delete_state_machine(sm)
     return {"status": described["Status"], "output": described.get("Output"),

@@ -36,6 +36,7 @@ Semantics, following Lambda:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib
 import json
 import os
@@ -97,14 +98,15 @@ class FunctionSpec:
 
 
 def _error(request_id: str, error_type: str, message: str) -> Invocation:
-    return Invocation(request_id, error={"errorType": error_type,
-                                         "errorMessage": f"RequestId: {request_id} Error: {message}"})
+    text = f"RequestId: {request_id} Error: {message}"
+    return Invocation(request_id, error={"errorType": error_type, "errorMessage": text})
 
 
 def _worker_env(extra: dict[str, str]) -> dict[str, str]:
     """The worker's environment: this process's, with its import path (so any handler this
     process can import, the worker can too), plus ``extra``."""
     env = {**os.environ, **extra}
+    env.setdefault("MALLOC_ARENA_MAX", "2")  # fewer malloc arenas: less address space per thread
     paths = [p or os.getcwd() for p in sys.path if p == "" or os.path.isdir(p)]
     env["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(paths))
     return env
@@ -140,7 +142,8 @@ class _Worker:
         ready, _, _ = select.select([self.proc.stdout], [], [], timeout)
         if not ready:
             self.kill()
-            return _error(request_id, "Sandbox.Timedout", f"Task timed out after {timeout:.2f} seconds")
+            return _error(request_id, "Sandbox.Timedout",
+                          f"Task timed out after {timeout:.2f} seconds")
         body = _read_frame(self.proc.stdout)  # type: ignore[arg-type]
         if body is None:
             return self._crashed(request_id)
@@ -173,10 +176,8 @@ class _Worker:
         self.proc.wait(timeout=5)
         for stream in (self.proc.stdin, self.proc.stdout):
             if stream is not None and not stream.closed:
-                try:
+                with contextlib.suppress(OSError):  # a broken pipe to a dead worker
                     stream.close()
-                except OSError:  # a broken pipe to a dead worker
-                    pass
 
 
 class WorkerPool:

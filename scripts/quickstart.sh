@@ -14,3 +14,11 @@ echo "== kbflow build (compile the three flows to ASL)"
 .venv/bin/kbflow build
 echo "== kbflow validate definitions/"
 .venv/bin/kbflow validate definitions/
+
+# The main job: a sample corpus, ingested on the embedded engine (store .kbflow/), then searched.
+echo "== kbflow sample sample-corpus (generated documents of every supported type)"
+.venv/bin/kbflow sample sample-corpus --force
+echo "== kbflow ingest sample-corpus"
+.venv/bin/kbflow ingest sample-corpus
+echo "== kbflow search \"overdraft fees\" -k 3"
+.venv/bin/kbflow search "overdraft fees" -k 3

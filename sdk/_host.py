@@ -139,6 +139,7 @@ class Host:
         self.file_roots = [Path(r).resolve() for r in file_roots]
         self.workers = workers
         self._listeners: list[HistoryListener] = []
+        self._owned: list[Any] = []
         self._lock = threading.Lock()
         if workers:
             os.environ["KBFLOW_EMBED_THREADS"] = str(worker_threads(workers))
@@ -194,7 +195,8 @@ class Host:
         from kbflow.tasks import catalog
 
         cpu = self._cpu_invoker()
-        self._cpu = cpu
+        if cpu is not None:
+            self._owned.append(cpu)
         for fn in catalog.FUNCTIONS:
             self.engine.register_function(
                 fn.function_name(),
@@ -203,6 +205,23 @@ class Host:
                 memory_mb=fn.memory_mb,
                 invoker=cpu if fn.execution == "cpu" else None,
             )
+
+    def use_invoker(self, invoker: Any, *, cpu_only: bool = True) -> None:
+        """Run the ``cpu`` task functions (or all with ``cpu_only=False``) on ``invoker``.
+
+        The host closes the invoker when it closes (benchmarks: one handler thread, or a
+        given number of shared workers).
+        """
+        from kbflow.tasks import catalog
+
+        for fn in catalog.FUNCTIONS:
+            if cpu_only and fn.execution != "cpu":
+                continue
+            registered = self.engine.functions[fn.function_name()]
+            self.engine.register_function(registered.name, registered.handler,
+                                          timeout_seconds=registered.timeout_seconds,
+                                          memory_mb=registered.memory_mb, invoker=invoker)
+        self._owned.append(invoker)
 
     def _create_flows(self) -> dict[str, str]:
         from kbflow import definitions
@@ -246,9 +265,10 @@ class Host:
     def close(self) -> None:
         """Close the engine (and its worker invokers) and the installed adapters' stores."""
         self.engine.close()
-        close = getattr(self._cpu, "close", None)
-        if close is not None:
-            close()
+        for invoker in self._owned:
+            close = getattr(invoker, "close", None)
+            if close is not None:
+                close()
 
     def __enter__(self) -> Host:
         return self

@@ -168,15 +168,15 @@ def estimate_cost(transitions: int, durations: Sequence[float]) -> dict[str, flo
         durations: each execution's duration in seconds.
 
     Returns:
-        ``{"standard": usd, "express": usd}``, rounded to 8 decimals.
+        ``{"standard": usd, "express": usd}``, rounded to 12 decimals.
     """
     express = 0.0
     for seconds in durations:
         billed_ms = max(100, math.ceil(seconds * 1000 / 100) * 100)
         express += EXPRESS_PER_REQUEST + EXPRESS_PER_GB_SECOND * EXPRESS_MEMORY_GB * billed_ms / 1e3
     return {
-        "standard": round(transitions * STANDARD_PER_TRANSITION, 8),
-        "express": round(express, 8),
+        "standard": round(transitions * STANDARD_PER_TRANSITION, 12),
+        "express": round(express, 12),
     }
 
 

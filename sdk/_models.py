@@ -14,7 +14,13 @@ from enum import StrEnum
 from typing import Any, Generic, Literal, TypeVar
 
 from kbflow._types import JSON
-from kbflow.errors import ExecutionAborted, ExecutionFailed, ExecutionTimedOut, ValidationError
+from kbflow.errors import (
+    BackendError,
+    ExecutionAborted,
+    ExecutionFailed,
+    ExecutionTimedOut,
+    ValidationError,
+)
 
 __all__ = [
     "TERMINAL_EVENT_TYPES",
@@ -61,10 +67,19 @@ def utc(value: datetime) -> datetime:
 
 
 def decode_json(text: str | None) -> JSON:
-    """Decode a JSON document from the wire; ``None`` stays ``None``."""
+    """Decode a JSON document from the wire; ``None`` stays ``None``.
+
+    Raises:
+        BackendError: the backend sent text that is not JSON (code ``InvalidJson``).
+    """
     if text is None:
         return None
-    value: JSON = json.loads(text)
+    try:
+        value: JSON = json.loads(text)
+    except ValueError as exc:
+        raise BackendError(
+            f"the backend sent a document that is not JSON: {exc}", code="InvalidJson"
+        ) from exc
     return value
 
 

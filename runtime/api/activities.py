@@ -49,21 +49,24 @@ class Activities:
         """DescribeActivity."""
         for item in self.engine.list_activities():
             if item["activityArn"] == arn:
-                return {"activityArn": arn, "name": item["name"],
-                        "creationDate": item["creationDate"]}
+                return {
+                    "activityArn": arn,
+                    "name": item["name"],
+                    "creationDate": item["creationDate"],
+                }
         raise ApiError("ActivityDoesNotExist", f"Activity Does Not Exist: '{arn}'")
 
     def list(self) -> list[dict[str, JSON]]:
         """ListActivities items, by name."""
         return sorted(self.engine.list_activities(), key=lambda a: a["name"])
 
-    async def get_task(self, arn: str, worker: str | None,
-                       wait_seconds: float) -> dict[str, JSON]:
+    async def get_task(self, arn: str, worker: str | None, wait_seconds: float) -> dict[str, JSON]:
         """GetActivityTask: wait up to ``wait_seconds`` for a task (``{}`` when none came)."""
         self.describe(arn)  # AWS's ActivityDoesNotExist before any waiting
 
         def poll() -> dict[str, JSON]:
-            return dict(self.engine.get_activity_task(arn, worker_name=worker or "",
-                                                      timeout=wait_seconds))
+            return dict(
+                self.engine.get_activity_task(arn, worker_name=worker or "", timeout=wait_seconds)
+            )
 
         return await anyio.to_thread.run_sync(poll)

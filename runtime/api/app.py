@@ -71,9 +71,13 @@ class AppConfig:
     csrf_token: str = field(default_factory=lambda: secrets.token_urlsafe(32))
 
 
-def _aws_error(code: str, message: str, status: int) -> Response:
-    return Response(dumps(error_body(code, message)), status_code=status,
-                    media_type="application/x-amz-json-1.0")
+def _aws_error(code: str, message: str, status: int, *, api: bool = True) -> Response:
+    # Browsers would download an x-amz-json page; they get the same body as plain JSON.
+    return Response(
+        dumps(error_body(code, message)),
+        status_code=status,
+        media_type="application/x-amz-json-1.0" if api else "application/json",
+    )
 
 
 def _header(scope: Scope, name: bytes) -> str | None:
@@ -110,14 +114,27 @@ class Guard:
         if length is not None and (not length.isdigit() or int(length) > self.config.max_body):
             return _aws_error("ValidationException", "The request body is too large", 413)
         if self.config.auth_token is None:
-            host = (_header(scope, b"host") or "").rsplit(":", 1)[0] if not (
-                _header(scope, b"host") or "").startswith("[") else "[::1]"
+            host = (
+                (_header(scope, b"host") or "").rsplit(":", 1)[0]
+                if not (_header(scope, b"host") or "").startswith("[")
+                else "[::1]"
+            )
             if host not in LOOPBACK:
-                return _aws_error("AccessDeniedException", "Host not allowed", 403)
+                return _aws_error(
+                    "AccessDeniedException",
+                    "Host not allowed",
+                    403,
+                    api=scope.get("method") == "POST",
+                )
             return None
         if not self._authorised(scope):
-            return _aws_error("AccessDeniedException",
-                              "Missing or wrong access token (X-Kbflow-Token)", 401)
+            return _aws_error(
+                "AccessDeniedException",
+                "Missing or wrong access token (X-Kbflow-Token header, or open "
+                "/?token=TOKEN in a browser)",
+                401,
+                api=scope.get("method") == "POST",
+            )
         return None
 
     def _authorised(self, scope: Scope) -> bool:
@@ -134,8 +151,9 @@ class Guard:
                 name, _, value = part.partition("=")
                 if name == "token":
                     offered.append(value)
-        return any(o is not None and hmac.compare_digest(o.encode(), expected.encode())
-                   for o in offered)
+        return any(
+            o is not None and hmac.compare_digest(o.encode(), expected.encode()) for o in offered
+        )
 
     def _limited(self, receive: Receive) -> Receive:
         seen = 0
@@ -170,13 +188,15 @@ class Api:
             op = parse_target(request.headers.get("x-amz-target"))
             ctype = request.headers.get("content-type", "")
             if not ctype.startswith(_JSON_TYPES):
-                raise ApiError("SerializationException",
-                               "Content-Type must be application/x-amz-json-1.0")
+                raise ApiError(
+                    "SerializationException", "Content-Type must be application/x-amz-json-1.0"
+                )
             try:
                 raw = await request.body()
             except _TooLarge:
-                raise ApiError("ValidationException", "The request body is too large",
-                               status=413) from None
+                raise ApiError(
+                    "ValidationException", "The request body is too large", status=413
+                ) from None
             params = Params(parse_body(raw))
             result = await self._dispatch(op, params)
         except ApiError as err:
@@ -186,8 +206,9 @@ class Api:
             return _aws_error(refused.code, refused.message, refused.status)
         except Exception as exc:  # noqa: BLE001 - never a stack trace on the wire
             # The type only: a message could quote a request (and a request a task token).
-            log.error("internal error in %s: %s", request.headers.get("x-amz-target"),
-                      type(exc).__name__)
+            log.error(
+                "internal error in %s: %s", request.headers.get("x-amz-target"), type(exc).__name__
+            )
             return _aws_error("InternalFailure", "The server encountered an internal error", 500)
         return Response(dumps(result), media_type="application/x-amz-json-1.0")
 
@@ -230,9 +251,13 @@ def create_app(backend: EngineBackend, config: AppConfig | None = None) -> ASGIA
         offered = request.headers.get("x-csrf-token", "")
         origin = request.headers.get("origin")
         if not hmac.compare_digest(offered.encode(), config.csrf_token.encode()) or (
-                origin is not None and origin.split("://", 1)[-1] != request.headers.get("host")):
-            return Response(dumps({"message": "CSRF check failed"}), status_code=403,
-                            media_type="application/json")
+            origin is not None and origin.split("://", 1)[-1] != request.headers.get("host")
+        ):
+            return Response(
+                dumps({"message": "CSRF check failed"}),
+                status_code=403,
+                media_type="application/json",
+            )
         try:
             return await console.decide(request)
         except _TooLarge:
@@ -256,7 +281,7 @@ def create_app(backend: EngineBackend, config: AppConfig | None = None) -> ASGIA
 
 _PAGE_HEADERS: Final = {
     "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; "
-                               "style-src 'self'; script-src 'self'; frame-ancestors 'none'",
+    "style-src 'self'; script-src 'self'; frame-ancestors 'none'",
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
     "Cache-Control": "no-store",

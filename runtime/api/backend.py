@@ -63,7 +63,18 @@ def _iso(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value) if value else None
 
 
-def execution_shape(described: Mapping[str, JSON], *, include_data: bool = True) -> dict[str, JSON]:
+def _redrive_status(status: str, can_redrive: bool) -> tuple[str, str | None]:
+    if status == "RUNNING":
+        return "NOT_REDRIVABLE", "Execution is RUNNING and cannot be redriven"
+    if status == "SUCCEEDED":
+        return "NOT_REDRIVABLE", "Execution is SUCCEEDED and cannot be redriven"
+    if not can_redrive:
+        return "NOT_REDRIVABLE", "This local engine cannot redrive executions"
+    return "REDRIVABLE", None
+
+
+def execution_shape(described: Mapping[str, JSON], *, include_data: bool = True,
+                    can_redrive: bool = False) -> dict[str, JSON]:
     """An engine ``describe_execution`` result in DescribeExecution's response shape."""
     out: dict[str, JSON] = {
         "executionArn": described["ExecutionArn"],
@@ -72,9 +83,10 @@ def execution_shape(described: Mapping[str, JSON], *, include_data: bool = True)
         "status": described["Status"],
         "startDate": _iso(described["StartDate"]),
         "redriveCount": described.get("RedriveCount", 0),
-        "redriveStatus": "NOT_REDRIVABLE",
-        "redriveStatusReason": "Redrive is not supported by this engine yet",
     }
+    out["redriveStatus"], reason = _redrive_status(described["Status"], can_redrive)
+    if reason is not None:
+        out["redriveStatusReason"] = reason
     if include_data:
         out["input"] = described.get("Input")
         out["inputDetails"] = {"included": True}
@@ -108,14 +120,20 @@ class EngineBackend:
         self._meta: dict[str, MachineMeta] = {}
         self._tags: dict[str, dict[str, str]] = {}
         self._lock = threading.Lock()
-        self._test_engine: Any = None
+        self.test_engine: Any = None
+        """The private engine TestState runs states on (created on first use)."""
 
     def close(self) -> None:
         """Release what the backend started (the TestState engine); the engine stays open."""
-        test_engine = getattr(self, "_test_engine", None)
+        test_engine = self.test_engine
         if test_engine is not None:
             test_engine.close()
-            self._test_engine = None
+            self.test_engine = None
+
+    @property
+    def can_redrive(self) -> bool:
+        """Whether the engine implements RedriveExecution (the durable engine does)."""
+        return callable(getattr(self.engine, "redrive_execution", None))
 
     @property
     def region(self) -> str:
@@ -129,26 +147,33 @@ class EngineBackend:
 
     # ------------------------------------------------------------------ state machines
 
-    def create_state_machine(self, name: str, definition: str, *, type: str, role_arn: str,
-                             tags: list[dict[str, str]]) -> dict[str, JSON]:
+    def create_state_machine(
+        self, name: str, definition: str, *, type: str, role_arn: str, tags: list[dict[str, str]]
+    ) -> dict[str, JSON]:
         """CreateStateMachine (idempotent for the same name, definition, type and role)."""
         if not _NAME.match(name):
             raise ApiError("InvalidName", f"Invalid Name: '{name}'")
         arn = f"arn:aws:states:{self.region}:{self.account}:stateMachine:{name}"
         existing = self._describe_or_none(arn)
         if existing is not None:
-            same = (existing["definition"] == definition and existing["type"] == type
-                    and existing["roleArn"] == role_arn)
+            same = (
+                existing["definition"] == definition
+                and existing["type"] == type
+                and existing["roleArn"] == role_arn
+            )
             if not same:
-                raise ApiError("StateMachineAlreadyExists",
-                               f"State Machine Already Exists: '{arn}'")
+                raise ApiError(
+                    "StateMachineAlreadyExists", f"State Machine Already Exists: '{arn}'"
+                )
             return {"stateMachineArn": arn, "creationDate": existing["creationDate"]}
         arn = self.engine.create_state_machine(name, definition, type=type, role_arn=role_arn)
         with self._lock:
             self._meta[arn] = MachineMeta()
             self._tags[arn] = {t["key"]: t["value"] for t in tags}
-        return {"stateMachineArn": arn,
-                "creationDate": self.engine.describe_state_machine(arn)["creationDate"]}
+        return {
+            "stateMachineArn": arn,
+            "creationDate": self.engine.describe_state_machine(arn)["creationDate"],
+        }
 
     def register_state_machine(self, arn: str) -> None:
         """Start tracking a machine created directly on the engine (the built-in flows)."""
@@ -171,14 +196,18 @@ class EngineBackend:
             out["description"] = meta.description
         return out
 
-    def update_state_machine(self, arn: str, *, definition: str | None,
-                             role_arn: str | None) -> dict[str, JSON]:
+    def update_state_machine(
+        self, arn: str, *, definition: str | None, role_arn: str | None
+    ) -> dict[str, JSON]:
         """UpdateStateMachine: replace the definition and/or role; executions are kept."""
         current = self.engine.describe_state_machine(arn)
         old_executions = [e["executionArn"] for e in self.engine.list_executions(arn)]
         new_arn = self.engine.create_state_machine(
-            current["name"], definition if definition is not None else current["definition"],
-            type=current["type"], role_arn=role_arn or current["roleArn"])
+            current["name"],
+            definition if definition is not None else current["definition"],
+            type=current["type"],
+            role_arn=role_arn or current["roleArn"],
+        )
         now = self.engine.clock.now()
         with self._lock:
             meta = self._meta.setdefault(new_arn, MachineMeta())
@@ -199,14 +228,37 @@ class EngineBackend:
         return sorted(self.engine.list_state_machines(), key=lambda m: m["name"])
 
     def describe_state_machine_for_execution(self, execution_arn: str) -> dict[str, JSON]:
-        """DescribeStateMachineForExecution."""
+        """DescribeStateMachineForExecution (a Map Run child gets its Map's ItemProcessor)."""
         described = self.engine.describe_execution(execution_arn)
-        sm = self.describe_state_machine(described["StateMachineArn"])
+        sm_arn = described["StateMachineArn"]
+        name = sm_arn.split(":")[6]
+        if "/" in name:
+            return self._map_child_machine(sm_arn, name)
+        sm = self.describe_state_machine(sm_arn)
         meta = self._meta.get(sm["stateMachineArn"]) or MachineMeta()
-        return {"stateMachineArn": sm["stateMachineArn"], "name": sm["name"],
-                "definition": sm["definition"], "roleArn": sm["roleArn"],
-                "updateDate": meta.update_date or sm["creationDate"],
-                "revisionId": meta.revision_id}
+        return {
+            "stateMachineArn": sm["stateMachineArn"],
+            "name": sm["name"],
+            "definition": sm["definition"],
+            "roleArn": sm["roleArn"],
+            "updateDate": meta.update_date or sm["creationDate"],
+            "revisionId": meta.revision_id,
+        }
+
+    def _map_child_machine(self, sm_arn: str, name: str) -> dict[str, JSON]:
+        """The definition a distributed Map child runs: its Map state's ItemProcessor."""
+        parent_name, label = name.split("/", 1)
+        parent = self.describe_state_machine(sm_arn.replace(name, parent_name))
+        processor = _find_processor(json.loads(parent["definition"]), label) or {}
+        return {
+            "stateMachineArn": sm_arn,
+            "name": name,
+            "label": label,
+            "definition": json.dumps(processor),
+            "roleArn": parent["roleArn"],
+            "updateDate": parent["creationDate"],
+            "revisionId": parent["revisionId"],
+        }
 
     # ------------------------------------------------------------------ executions
 
@@ -221,11 +273,13 @@ class EngineBackend:
 
     def wait(self, execution_arn: str, timeout: float) -> dict[str, JSON]:
         """Block until the execution ends (StartSyncExecution); DescribeExecution's shape."""
-        return execution_shape(self.engine.wait(execution_arn, timeout=timeout))
+        return execution_shape(self.engine.wait(execution_arn, timeout=timeout),
+                               can_redrive=self.can_redrive)
 
     def describe_execution(self, arn: str, *, include_data: bool = True) -> dict[str, JSON]:
         """DescribeExecution."""
-        return execution_shape(self.engine.describe_execution(arn), include_data=include_data)
+        return execution_shape(self.engine.describe_execution(arn), include_data=include_data,
+                               can_redrive=self.can_redrive)
 
     def stop_execution(self, arn: str, error: str | None, cause: str | None) -> dict[str, JSON]:
         """StopExecution (the execution is aborted; a finished one is left as it is)."""
@@ -234,8 +288,7 @@ class EngineBackend:
             self.engine.stop_execution(arn, error=error, cause=cause)
             with contextlib.suppress(TimeoutError):
                 self.engine.wait(arn, timeout=5)
-        return {"stopDate": self.describe_execution(arn).get("stopDate")
-                or self.engine.clock.now()}
+        return {"stopDate": self.describe_execution(arn).get("stopDate") or self.engine.clock.now()}
 
     def list_executions(self, sm_arn: str, status: str | None) -> list[dict[str, JSON]]:
         """ListExecutions items of a state machine (newest first)."""
@@ -251,8 +304,9 @@ class EngineBackend:
         items.sort(key=lambda e: e["startDate"], reverse=True)
         return items
 
-    def list_map_run_executions(self, map_run_arn: str,
-                                status: str | None) -> list[dict[str, JSON]]:
+    def list_map_run_executions(
+        self, map_run_arn: str, status: str | None
+    ) -> list[dict[str, JSON]]:
         """ListExecutions items of a Map Run's child executions."""
         try:
             children = self.engine.list_map_run_executions(map_run_arn)
@@ -274,11 +328,15 @@ class EngineBackend:
         out.sort(key=lambda e: e["startDate"], reverse=True)
         return out
 
-    def history_page(self, arn: str, *, reverse: bool, max_results: int,
-                     next_token: str | None) -> dict[str, JSON]:
+    def history_page(
+        self, arn: str, *, reverse: bool, max_results: int, next_token: str | None
+    ) -> dict[str, JSON]:
         """GetExecutionHistory, one page."""
-        return dict(self.engine.get_execution_history(
-            arn, reverse_order=reverse, max_results=max_results, next_token=next_token))
+        return dict(
+            self.engine.get_execution_history(
+                arn, reverse_order=reverse, max_results=max_results, next_token=next_token
+            )
+        )
 
     def history(self, arn: str) -> list[dict[str, JSON]]:
         """Every event of an execution, oldest first."""
@@ -289,12 +347,16 @@ class EngineBackend:
         status = self.describe_execution(arn)["status"]
         redrive: Callable[..., Any] | None = getattr(self.engine, "redrive_execution", None)
         if status not in ("FAILED", "TIMED_OUT", "ABORTED"):
-            raise ApiError("ExecutionNotRedrivable",
-                           f"Execution with status {status} cannot be redriven: '{arn}'")
+            raise ApiError(
+                "ExecutionNotRedrivable",
+                f"Execution with status {status} cannot be redriven: '{arn}'",
+            )
         if redrive is None:
-            raise ApiError("ExecutionNotRedrivable",
-                           "This local engine cannot redrive executions yet: "
-                           f"'{arn}' (RedriveExecution is tracked in issue 4)")
+            raise ApiError(
+                "ExecutionNotRedrivable",
+                "This local engine cannot redrive executions yet: "
+                f"'{arn}' (RedriveExecution is tracked in issue 4)",
+            )
         redrive(arn)
         return {"redriveDate": self.engine.clock.now()}
 
@@ -310,8 +372,10 @@ class EngineBackend:
     def list_map_runs(self, execution_arn: str) -> list[dict[str, JSON]]:
         """ListMapRuns items."""
         described = self.engine.describe_execution(execution_arn)
-        return [{**r, "stateMachineArn": described["StateMachineArn"]}
-                for r in self.engine.list_map_runs(execution_arn)]
+        return [
+            {**r, "stateMachineArn": described["StateMachineArn"]}
+            for r in self.engine.list_map_runs(execution_arn)
+        ]
 
     # ------------------------------------------------------------------ callbacks
 
@@ -392,6 +456,26 @@ class EngineBackend:
             self._tags[arn] = {t["key"]: t["value"] for t in tags}
 
 
+def _find_processor(scope: Any, label: str) -> dict[str, JSON] | None:
+    """The ItemProcessor of the Map state labelled (or named) ``label``, searched depth-first."""
+    states = scope.get("States") if isinstance(scope, Mapping) else None
+    for state_name, state in (states or {}).items():
+        if not isinstance(state, Mapping):
+            continue
+        processor = state.get("ItemProcessor") or state.get("Iterator")
+        if (
+            state.get("Type") == "Map"
+            and label in (state.get("Label"), state_name)
+            and (isinstance(processor, dict))
+        ):
+            return {k: v for k, v in processor.items() if k != "ProcessorConfig"}
+        for sub in [*(state.get("Branches") or ()), processor]:
+            found = _find_processor(sub, label)
+            if found is not None:
+                return found
+    return None
+
+
 def _list_item(shaped: Mapping[str, JSON]) -> dict[str, JSON]:
     keys = ("executionArn", "stateMachineArn", "name", "status", "startDate", "stopDate")
     return {k: shaped[k] for k in keys if k in shaped}
@@ -404,13 +488,16 @@ def _open_tokens(engine: Any) -> list[tuple[str, str]]:
     if callable(public):  # the engine's public listing, once it has one (docs/engine-notes.md)
         return [(t, arn) for t, arn in public()]
     records = dict(getattr(tokens, "_pending", {}))
-    return [(token, rec.run.record.execution_arn) for token, rec in records.items()
-            if rec.closed is None and rec.future is not None
-            and rec.run.record.status == "RUNNING"]
+    return [
+        (token, rec.run.record.execution_arn)
+        for token, rec in records.items()
+        if rec.closed is None and rec.future is not None and rec.run.record.status == "RUNNING"
+    ]
 
 
-def _scheduled_payload(events: list[dict[str, JSON]],
-                       token: str) -> tuple[str, datetime | None, JSON] | None:
+def _scheduled_payload(
+    events: list[dict[str, JSON]], token: str
+) -> tuple[str, datetime | None, JSON] | None:
     """The state, time and Payload of the TaskScheduled event that carries ``token``."""
     state = ""
     for event in events:

@@ -30,18 +30,20 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 
 from . import cost
 from .backend import FINAL, EngineBackend, PendingCallback
-from .graph import fail_errors, graph_of, state_runs, taken_transitions
+from .graph import StateRun, fail_errors, graph_of, state_runs, taken_transitions
 from .protocol import ApiError, dumps
 
 __all__ = ["ConsoleRoutes", "mask_tokens", "review_id"]
 
 JSON = Any
 MAX_EVENTS_SENT: Final = 5000
+MAX_CHILDREN: Final = 50
 STREAM_SECONDS: Final = 600.0
 STREAM_INTERVAL: Final = 0.4
 DECISIONS: Final = frozenset({"approve", "reject", "edit"})
 _TOKEN_FIELD: Final = re.compile(
-    r'("(?:task_token|taskToken|TaskToken|Token)"\s*:\s*")([^"\\]{16,})(")')
+    r'("(?:task_token|taskToken|TaskToken|Token)"\s*:\s*")([^"\\]{16,})(")'
+)
 
 
 def mask_tokens(value: JSON) -> JSON:
@@ -51,8 +53,14 @@ def mask_tokens(value: JSON) -> JSON:
     if isinstance(value, list):
         return [mask_tokens(v) for v in value]
     if isinstance(value, dict):
-        return {k: ("***" if k in ("task_token", "taskToken", "TaskToken") and
-                    isinstance(v, str) else mask_tokens(v)) for k, v in value.items()}
+        return {
+            k: (
+                "***"
+                if k in ("task_token", "taskToken", "TaskToken") and isinstance(v, str)
+                else mask_tokens(v)
+            )
+            for k, v in value.items()
+        }
     return value
 
 
@@ -94,12 +102,19 @@ class ConsoleRoutes:
     async def executions(self, request: Request) -> Response:
         """Executions filtered by status, name search and state machine."""
         q = request.query_params
-        status, text, sm = q.get("status") or None, (q.get("q") or "").lower(), q.get(
-            "stateMachineArn") or None
+        status, text, sm = (
+            q.get("status") or None,
+            (q.get("q") or "").lower(),
+            q.get("stateMachineArn") or None,
+        )
         items = await self._run(self.backend.all_executions)
-        items = [e for e in items if (status is None or e["status"] == status)
-                 and (not text or text in e["name"].lower())
-                 and (sm is None or e["stateMachineArn"] == sm)]
+        items = [
+            e
+            for e in items
+            if (status is None or e["status"] == status)
+            and (not text or text in e["name"].lower())
+            and (sm is None or e["stateMachineArn"] == sm)
+        ]
         return _json({"executions": items[:500], "total": len(items)})
 
     async def execution(self, request: Request) -> Response:
@@ -124,27 +139,55 @@ class ConsoleRoutes:
         for name, (error, cause) in fail_errors(definition).items():
             if name in runs and runs[name].error is None:
                 runs[name].error, runs[name].cause = error, cause
+        for run in runs.values():
+            if run.map_runs:
+                self._add_map_run(run)
         now = self.backend.engine.clock.now()
         sent = [e for e in events if e["id"] > after][:MAX_EVENTS_SENT]
-        view: dict[str, JSON] = mask_tokens({
-            "execution": described,
-            "stateMachine": {"stateMachineArn": machine["stateMachineArn"],
-                             "name": machine["name"]},
-            "graph": graph_of(definition) if after == 0 else None,
-            "states": {name: run.to_json() for name, run in runs.items()},
-            "taken": taken_transitions(events),
-            "events": sent,
-            "eventCount": len(events),
-            "cost": cost.estimate(events, described["startDate"], described.get("stopDate"),
-                                  now),
-            "mapRuns": self._map_runs(arn),
-        })
+        view: dict[str, JSON] = mask_tokens(
+            {
+                "execution": described,
+                "stateMachine": {
+                    "stateMachineArn": machine["stateMachineArn"],
+                    "name": machine["name"],
+                },
+                "graph": graph_of(definition) if after == 0 else None,
+                "states": {name: run.to_json() for name, run in runs.items()},
+                "taken": taken_transitions(events),
+                "events": sent,
+                "eventCount": len(events),
+                "cost": cost.estimate(
+                    events, described["startDate"], described.get("stopDate"), now
+                ),
+                "mapRuns": self._map_runs(arn),
+            }
+        )
         return view
+
+    def _add_map_run(self, run: StateRun) -> None:
+        """A distributed Map's item counts and child executions, from its Map Runs."""
+        counts = dict.fromkeys(("total", "succeeded", "failed"), 0)
+        for arn in run.map_runs:
+            try:
+                items = self.backend.describe_map_run(arn)["itemCounts"]
+                children = self.backend.list_map_run_executions(arn, None)
+            except (KbflowError, ApiError):
+                continue
+            counts["total"] += int(items.get("total", 0))
+            counts["succeeded"] += int(items.get("succeeded", 0))
+            counts["failed"] += sum(int(items.get(k, 0)) for k in ("failed", "timedOut", "aborted"))
+            run.children.extend(
+                {"executionArn": c["executionArn"], "name": c["name"], "status": c["status"]}
+                for c in children[:MAX_CHILDREN]
+            )
+        run.iterations = {**counts, "mapRun": 1}
 
     def _map_runs(self, arn: str) -> list[dict[str, JSON]]:
         try:
-            return [self.backend.describe_map_run(r["mapRunArn"])
-                    for r in self.backend.list_map_runs(arn)]
+            return [
+                self.backend.describe_map_run(r["mapRunArn"])
+                for r in self.backend.list_map_runs(arn)
+            ]
         except (KbflowError, ApiError):
             return []
 
@@ -153,27 +196,35 @@ class ConsoleRoutes:
         arn = request.query_params.get("arn", "")
         after = request.query_params.get("after", "0")
         start = int(after) if after.isdigit() else 0
-        return StreamingResponse(self._updates(request, arn, start),
-                                 media_type="text/event-stream",
-                                 headers={"Cache-Control": "no-store",
-                                          "X-Accel-Buffering": "no"})
+        return StreamingResponse(
+            self._updates(request, arn, start),
+            media_type="text/event-stream",
+            headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+        )
 
     async def _updates(self, request: Request, arn: str, after: int) -> AsyncIterator[bytes]:
         deadline = time.monotonic() + STREAM_SECONDS
         yield b"retry: 2000\n\n"
         while time.monotonic() < deadline and not await request.is_disconnected():
             try:
-                view = await self._run(self.view, arn, after)
+                last, status = await self._run(self._last_event, arn)
+                view = await self._run(self.view, arn, after) if last > after else None
             except KbflowError:
                 yield b"event: gone\ndata: {}\n\n"
                 return
-            if view["events"]:
+            if view is not None and view["events"]:
                 after = view["events"][-1]["id"]
                 yield b"id: %d\nevent: update\ndata: " % after + dumps(view) + b"\n\n"
-            if view["execution"]["status"] in FINAL and view["eventCount"] <= after:
+            if status in FINAL and last <= after:
                 yield b"event: done\ndata: {}\n\n"
                 return
             await asyncio.sleep(STREAM_INTERVAL)
+
+    def _last_event(self, arn: str) -> tuple[int, str]:
+        """The newest event id and the status, read cheaply (no full history copy)."""
+        status = self.backend.describe_execution(arn, include_data=False)["status"]
+        page = self.backend.history_page(arn, reverse=True, max_results=1, next_token=None)
+        return (int(page["events"][0]["id"]) if page["events"] else 0), status
 
     async def reviews(self, request: Request) -> Response:
         """Pending human reviews."""
@@ -193,8 +244,10 @@ class ConsoleRoutes:
         match = next((p for p in pending if review_id(p.token) == body["id"]), None)
         if match is None:
             return _json({"message": "This review is no longer pending"}, 409)
-        decision: dict[str, JSON] = {"decision": body["decision"],
-                                     "reviewer": body["reviewer"].strip()}
+        decision: dict[str, JSON] = {
+            "decision": body["decision"],
+            "reviewer": body["reviewer"].strip(),
+        }
         if body.get("comment"):
             decision["comment"] = body["comment"]
         if body["decision"] == "edit":
@@ -228,13 +281,19 @@ def _decision_problem(body: JSON) -> str | None:
 def _review_json(p: PendingCallback) -> dict[str, JSON]:
     payload = p.payload if isinstance(p.payload, Mapping) else {}
     deadline = payload.get("deadline_seconds")
-    shaped: dict[str, JSON] = mask_tokens({
-        "id": review_id(p.token), "executionArn": p.execution_arn,
-        "executionName": p.execution_arn.split(":")[-1], "stateName": p.state_name,
-        "requestedAt": p.requested_at, "item": payload.get("item"),
-        "reason": payload.get("reason"), "level": payload.get("level"),
-        "deadlineSeconds": deadline if isinstance(deadline, int | float) else None,
-    })
+    shaped: dict[str, JSON] = mask_tokens(
+        {
+            "id": review_id(p.token),
+            "executionArn": p.execution_arn,
+            "executionName": p.execution_arn.split(":")[-1],
+            "stateName": p.state_name,
+            "requestedAt": p.requested_at,
+            "item": payload.get("item"),
+            "reason": payload.get("reason"),
+            "level": payload.get("level"),
+            "deadlineSeconds": deadline if isinstance(deadline, int | float) else None,
+        }
+    )
     return shaped
 
 

@@ -46,8 +46,9 @@ def transitions(events: Sequence[Mapping[str, JSON]]) -> int:
     return entered + max(0, attempts - task_entries)
 
 
-def estimate(events: Sequence[Mapping[str, JSON]], start: datetime,
-             stop: datetime | None, now: datetime) -> dict[str, JSON]:
+def estimate(
+    events: Sequence[Mapping[str, JSON]], start: datetime, stop: datetime | None, now: datetime
+) -> dict[str, JSON]:
     """The cost of one execution at Standard and Express prices.
 
     Args:
@@ -64,6 +65,11 @@ def estimate(events: Sequence[Mapping[str, JSON]], start: datetime,
     duration_ms = max(0.0, ((stop or now) - start).total_seconds() * 1000)
     billed_ms = max(100, math.ceil(duration_ms / 100) * 100)
     express = EXPRESS_PER_REQUEST + EXPRESS_PER_GB_SECOND * EXPRESS_MEMORY_GB * billed_ms / 1000
-    return {"transitions": count, "standard_usd": count * STANDARD_PER_TRANSITION,
-            "express_usd": express, "duration_ms": round(duration_ms),
-            "billed_ms": billed_ms, "assumptions": list(ASSUMPTIONS)}
+    return {
+        "transitions": count,
+        "standard_usd": count * STANDARD_PER_TRANSITION,
+        "express_usd": express,
+        "duration_ms": round(duration_ms),
+        "billed_ms": billed_ms,
+        "assumptions": list(ASSUMPTIONS),
+    }

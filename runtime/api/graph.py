@@ -21,12 +21,25 @@ JSON = Any
 START: Final = "__start__"
 END: Final = "__end__"
 _SCHEDULED: Final = ("TaskScheduled", "LambdaFunctionScheduled", "ActivityScheduled")
-_FAILED: Final = ("TaskFailed", "LambdaFunctionFailed", "ActivityFailed", "TaskTimedOut",
-                  "LambdaFunctionTimedOut", "ActivityTimedOut", "MapStateFailed",
-                  "ParallelStateFailed", "LambdaFunctionScheduleFailed",
-                  "LambdaFunctionStartFailed", "TaskStartFailed", "TaskSubmitFailed",
-                  "ExecutionFailed", "ExecutionTimedOut", "ExecutionAborted", "MapRunFailed",
-                  "EvaluationFailed")
+_FAILED: Final = (
+    "TaskFailed",
+    "LambdaFunctionFailed",
+    "ActivityFailed",
+    "TaskTimedOut",
+    "LambdaFunctionTimedOut",
+    "ActivityTimedOut",
+    "MapStateFailed",
+    "ParallelStateFailed",
+    "LambdaFunctionScheduleFailed",
+    "LambdaFunctionStartFailed",
+    "TaskStartFailed",
+    "TaskSubmitFailed",
+    "ExecutionFailed",
+    "ExecutionTimedOut",
+    "ExecutionAborted",
+    "MapRunFailed",
+    "EvaluationFailed",
+)
 _SUCCEEDED: Final = ("TaskSucceeded", "LambdaFunctionSucceeded", "ActivitySucceeded")
 
 
@@ -36,8 +49,10 @@ def _join(name: str) -> str:
 
 def graph_of(definition: Mapping[str, JSON]) -> dict[str, JSON]:
     """Nodes and edges of a definition (states nested in Map/Parallel get a ``parent``)."""
-    nodes: list[dict[str, JSON]] = [{"id": START, "type": "Start", "label": "Start"},
-                                    {"id": END, "type": "End", "label": "End"}]
+    nodes: list[dict[str, JSON]] = [
+        {"id": START, "type": "Start", "label": "Start"},
+        {"id": END, "type": "End", "label": "End"},
+    ]
     edges: list[dict[str, JSON]] = []
     entry = _add_scope(definition, None, nodes, edges, END)
     if entry is not None:
@@ -45,8 +60,13 @@ def graph_of(definition: Mapping[str, JSON]) -> dict[str, JSON]:
     return {"nodes": nodes, "edges": edges}
 
 
-def _add_scope(scope: Mapping[str, JSON], parent: str | None, nodes: list[dict[str, JSON]],
-               edges: list[dict[str, JSON]], exit_to: str) -> str | None:
+def _add_scope(
+    scope: Mapping[str, JSON],
+    parent: str | None,
+    nodes: list[dict[str, JSON]],
+    edges: list[dict[str, JSON]],
+    exit_to: str,
+) -> str | None:
     """Add one scope's states; ``exit_to`` receives edges from its terminal states."""
     found = scope.get("States")
     states: Mapping[str, JSON] = found if isinstance(found, Mapping) else {}
@@ -64,15 +84,23 @@ def _add_scope(scope: Mapping[str, JSON], parent: str | None, nodes: list[dict[s
     return start if isinstance(start, str) and start in states else None
 
 
-def _add_container(name: str, state: Mapping[str, JSON], kind: str, parent: str | None,
-                   nodes: list[dict[str, JSON]], edges: list[dict[str, JSON]]) -> str:
+def _add_container(
+    name: str,
+    state: Mapping[str, JSON],
+    kind: str,
+    parent: str | None,
+    nodes: list[dict[str, JSON]],
+    edges: list[dict[str, JSON]],
+) -> str:
     box = f"{name}\u0000box"
-    nodes.append({"id": box, "type": "Container", "label": name, "parent": parent,
-                  "state": name})
+    nodes.append({"id": box, "type": "Container", "label": name, "parent": parent, "state": name})
     nodes.append({"id": name, "type": kind, "label": name, "parent": box})
     nodes.append({"id": _join(name), "type": "Join", "label": "", "parent": box})
-    scopes = state.get("Branches") if kind == "Parallel" else [
-        state.get("ItemProcessor") or state.get("Iterator")]
+    scopes = (
+        state.get("Branches")
+        if kind == "Parallel"
+        else [state.get("ItemProcessor") or state.get("Iterator")]
+    )
     for sub in scopes or ():
         if isinstance(sub, Mapping):
             first = _add_scope(sub, box, nodes, edges, _join(name))
@@ -81,8 +109,9 @@ def _add_container(name: str, state: Mapping[str, JSON], kind: str, parent: str 
     return _join(name)
 
 
-def _add_transitions(source: str, state: Mapping[str, JSON], kind: str,
-                     edges: list[dict[str, JSON]], exit_to: str) -> None:
+def _add_transitions(
+    source: str, state: Mapping[str, JSON], kind: str, edges: list[dict[str, JSON]], exit_to: str
+) -> None:
     targets: list[tuple[str, str]] = []
     if isinstance(state.get("Next"), str):
         targets.append((state["Next"], "next"))
@@ -119,14 +148,28 @@ class StateRun:
     counts: dict[str, int] = field(default_factory=dict)
     """Entries by final status."""
     iterations: dict[str, int] = field(default_factory=dict)
-    """Map/Parallel: ``total``, ``succeeded``, ``failed``."""
+    """Map: ``total``, ``succeeded``, ``failed`` (a distributed Map counts its items)."""
+    map_runs: list[str] = field(default_factory=list)
+    """Distributed Map: the ARNs of its Map Runs."""
+    children: list[dict[str, JSON]] = field(default_factory=list)
+    """Distributed Map: its child executions (filled in by the console)."""
 
     def to_json(self) -> dict[str, JSON]:
         """The JSON the console receives."""
-        return {"name": self.name, "status": self.status, "entered": self.entered,
-                "input": self.input, "output": self.output, "error": self.error,
-                "cause": self.cause, "retries": self.retries, "counts": self.counts,
-                "iterations": self.iterations}
+        return {
+            "name": self.name,
+            "status": self.status,
+            "entered": self.entered,
+            "input": self.input,
+            "output": self.output,
+            "error": self.error,
+            "cause": self.cause,
+            "retries": self.retries,
+            "counts": self.counts,
+            "iterations": self.iterations,
+            "mapRuns": self.map_runs,
+            "children": self.children,
+        }
 
 
 @dataclass(slots=True)
@@ -150,8 +193,7 @@ def _details(event: Mapping[str, JSON]) -> Mapping[str, JSON]:
 def _container_kind(event_type: str) -> str | None:
     """``Map``/``Parallel`` for a container's own lifecycle events (not its iterations)."""
     for kind in ("Map", "Parallel"):
-        if event_type.startswith(f"{kind}State") and not event_type.endswith(
-                ("Entered", "Exited")):
+        if event_type.startswith(f"{kind}State") and not event_type.endswith(("Entered", "Exited")):
             return kind
     return "Map" if event_type.startswith("MapRun") else None
 
@@ -185,14 +227,18 @@ class _Folder:
                 return entry
         return None
 
-    def _owner(self, kind: str, details: Mapping[str, JSON],
-               chained: _Entry | None) -> _Entry | None:
+    def _owner(
+        self, kind: str, details: Mapping[str, JSON], chained: _Entry | None
+    ) -> _Entry | None:
         if kind.startswith("MapIteration"):
             return self._newest_open(name=str(details.get("name")), kind="Map")
         if kind.endswith("StateExited"):
             name = str(details.get("name"))
-            return chained if chained is not None and chained.name == name else (
-                self._newest_open(name=name))
+            return (
+                chained
+                if chained is not None and chained.name == name
+                else (self._newest_open(name=name))
+            )
         container = _container_kind(kind)
         if container is not None and (chained is None or chained.kind != container):
             return self._newest_open(kind=container)
@@ -223,9 +269,12 @@ class _Folder:
             entry.failed = False
         elif kind == "MapStateStarted":
             self._iteration(entry, kind, details)
+        elif kind == "MapRunStarted" and details.get("mapRunArn"):
+            self.run(entry.name).map_runs.append(str(details["mapRunArn"]))
 
-    def _entered(self, event: Mapping[str, JSON], details: Mapping[str, JSON],
-                 previous: _Entry | None) -> None:
+    def _entered(
+        self, event: Mapping[str, JSON], details: Mapping[str, JSON], previous: _Entry | None
+    ) -> None:
         if previous is not None and previous.status == "running" and previous.failed:
             previous.status = "caught"  # a Catch moved on to another state
             if previous in self.open:
@@ -248,7 +297,8 @@ class _Folder:
         entry.attempts += 1
         if entry.attempts > 1 and entry.failed:
             self.run(entry.name).retries.append(
-                {"attempt": entry.attempts - 1, "error": entry.error, "cause": entry.cause})
+                {"attempt": entry.attempts - 1, "error": entry.error, "cause": entry.cause}
+            )
             entry.failed = False
 
     def _failed(self, entry: _Entry, kind: str, details: Mapping[str, JSON]) -> None:
@@ -324,8 +374,10 @@ def fail_errors(definition: Mapping[str, JSON]) -> dict[str, tuple[str | None, s
                 continue
             if state.get("Type") == "Fail":
                 error, cause = state.get("Error"), state.get("Cause")
-                out[name] = (error if isinstance(error, str) else None,
-                             cause if isinstance(cause, str) else None)
+                out[name] = (
+                    error if isinstance(error, str) else None,
+                    cause if isinstance(cause, str) else None,
+                )
             for sub in state.get("Branches") or ():
                 walk(sub)
             walk(state.get("ItemProcessor") or state.get("Iterator"))

@@ -19,8 +19,9 @@ __all__ = ["ASYNC_OPERATIONS", "OPERATIONS", "Settings", "paginate"]
 
 JSON = Any
 SM: Final = "stateMachine"
-STATUSES: Final = frozenset({"RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED",
-                             "PENDING_REDRIVE"})
+STATUSES: Final = frozenset(
+    {"RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED", "PENDING_REDRIVE"}
+)
 
 
 class Settings:
@@ -31,8 +32,9 @@ class Settings:
         sync_timeout_seconds: how long ``StartSyncExecution`` waits (AWS: 5 minutes).
     """
 
-    def __init__(self, *, activity_poll_seconds: float = 60.0,
-                 sync_timeout_seconds: float = 300.0) -> None:
+    def __init__(
+        self, *, activity_poll_seconds: float = 60.0, sync_timeout_seconds: float = 300.0
+    ) -> None:
         self.activity_poll_seconds = activity_poll_seconds
         self.sync_timeout_seconds = sync_timeout_seconds
 
@@ -41,8 +43,9 @@ Operation = Callable[[EngineBackend, Params, Settings], dict[str, JSON]]
 AsyncOperation = Callable[[EngineBackend, Params, Settings], Awaitable[dict[str, JSON]]]
 
 
-def paginate(items: Sequence[JSON], params: Params, key: str, *, default: int = 100,
-             high: int = 1000) -> dict[str, JSON]:
+def paginate(
+    items: Sequence[JSON], params: Params, key: str, *, default: int = 100, high: int = 1000
+) -> dict[str, JSON]:
     """One page of ``items`` with an opaque ``nextToken`` (AWS: maxResults 0 = default)."""
     size = params.integer("maxResults", default=default, low=0, high=high)
     token = params.string("nextToken", max_len=1024)
@@ -69,9 +72,13 @@ def create_state_machine(b: EngineBackend, p: Params, s: Settings) -> dict[str, 
     sm_type = p.string("type") or "STANDARD"
     if sm_type not in ("STANDARD", "EXPRESS"):
         raise ApiError("ValidationException", f"Invalid type: '{sm_type}'")
-    return b.create_state_machine(p.required("name", max_len=80), p.required("definition"),
-                                  type=sm_type, role_arn=p.required("roleArn", max_len=256),
-                                  tags=p.tags())
+    return b.create_state_machine(
+        p.required("name", max_len=80),
+        p.required("definition"),
+        type=sm_type,
+        role_arn=p.required("roleArn", max_len=256),
+        tags=p.tags(),
+    )
 
 
 def update_state_machine(b: EngineBackend, p: Params, s: Settings) -> dict[str, JSON]:
@@ -80,9 +87,10 @@ def update_state_machine(b: EngineBackend, p: Params, s: Settings) -> dict[str, 
     assert arn is not None
     definition, role = p.string("definition"), p.string("roleArn", max_len=256)
     if definition is None and role is None and p.body.get("loggingConfiguration") is None:
-        raise ApiError("MissingRequiredParameter",
-                       "Either the definition, the roleArn or the loggingConfiguration "
-                       "must be specified")
+        raise ApiError(
+            "MissingRequiredParameter",
+            "Either the definition, the roleArn or the loggingConfiguration must be specified",
+        )
     return b.update_state_machine(arn, definition=definition, role_arn=role)
 
 
@@ -106,8 +114,9 @@ def list_state_machines(b: EngineBackend, p: Params, s: Settings) -> dict[str, J
     return paginate(b.list_state_machines(), p, "stateMachines")
 
 
-def describe_state_machine_for_execution(b: EngineBackend, p: Params,
-                                         s: Settings) -> dict[str, JSON]:
+def describe_state_machine_for_execution(
+    b: EngineBackend, p: Params, s: Settings
+) -> dict[str, JSON]:
     """DescribeStateMachineForExecution."""
     arn = p.arn("executionArn", "execution", "express")
     assert arn is not None
@@ -122,11 +131,14 @@ def _input(p: Params) -> str:
     try:
         json.loads(text)
     except ValueError:
-        raise ApiError("InvalidExecutionInput",
-                       "Invalid State Machine Execution Input: 'Unexpected character'") from None
+        raise ApiError(
+            "InvalidExecutionInput", "Invalid State Machine Execution Input: 'Unexpected character'"
+        ) from None
     if len(text.encode()) > 256 * 1024:
-        raise ApiError("InvalidExecutionInput",
-                       "Invalid State Machine Execution Input: 'The input exceeds 262144 bytes'")
+        raise ApiError(
+            "InvalidExecutionInput",
+            "Invalid State Machine Execution Input: 'The input exceeds 262144 bytes'",
+        )
     return text
 
 
@@ -142,21 +154,36 @@ def start_sync_execution(b: EngineBackend, p: Params, s: Settings) -> dict[str, 
     arn = p.arn("stateMachineArn", SM)
     assert arn is not None
     if b.state_machine_type(arn) != "EXPRESS":
-        raise ApiError("StateMachineTypeNotSupported",
-                       "This operation is not supported by this type of state machine")
+        raise ApiError(
+            "StateMachineTypeNotSupported",
+            "This operation is not supported by this type of state machine",
+        )
     started = b.start_execution(arn, _input(p), p.string("name", max_len=80))
     try:
         done = b.wait(started["executionArn"], s.sync_timeout_seconds)
     except TimeoutError:
         b.stop_execution(started["executionArn"], "States.Timeout", None)
         done = b.describe_execution(started["executionArn"])
-    keys = ("executionArn", "stateMachineArn", "name", "startDate", "stopDate", "status",
-            "error", "cause", "input", "inputDetails", "output", "outputDetails")
+    keys = (
+        "executionArn",
+        "stateMachineArn",
+        "name",
+        "startDate",
+        "stopDate",
+        "status",
+        "error",
+        "cause",
+        "input",
+        "inputDetails",
+        "output",
+        "outputDetails",
+    )
     out = {k: done[k] for k in keys if k in done}
     duration = (out["stopDate"] - out["startDate"]).total_seconds() if "stopDate" in out else 0
-    out["billingDetails"] = {"billedMemoryUsedInMB": 64,
-                             "billedDurationInMilliseconds": max(100, -(-int(duration * 1000)
-                                                                        // 100) * 100)}
+    out["billingDetails"] = {
+        "billedMemoryUsedInMB": 64,
+        "billedDurationInMilliseconds": max(100, -(-int(duration * 1000) // 100) * 100),
+    }
     return out
 
 
@@ -182,8 +209,9 @@ def list_executions(b: EngineBackend, p: Params, s: Settings) -> dict[str, JSON]
     sm_arn = p.arn("stateMachineArn", SM, required=False)
     map_run = p.arn("mapRunArn", "mapRun", required=False)
     if (sm_arn is None) == (map_run is None):
-        raise ApiError("ValidationException",
-                       "Exactly one of stateMachineArn and mapRunArn must be given")
+        raise ApiError(
+            "ValidationException", "Exactly one of stateMachineArn and mapRunArn must be given"
+        )
     if sm_arn is not None:
         if status == "PENDING_REDRIVE":
             items: list[dict[str, JSON]] = []
@@ -200,8 +228,9 @@ def _strip_data(event: dict[str, JSON]) -> dict[str, JSON]:
     out = dict(event)
     for key, details in event.items():
         if key.endswith("EventDetails") and isinstance(details, dict):
-            out[key] = {k: v for k, v in details.items()
-                        if k not in ("input", "output", "parameters")}
+            out[key] = {
+                k: v for k, v in details.items() if k not in ("input", "output", "parameters")
+            }
     return out
 
 
@@ -213,8 +242,9 @@ def get_execution_history(b: EngineBackend, p: Params, s: Settings) -> dict[str,
     token = p.string("nextToken", max_len=1024)
     if token is not None and not token.isdigit():
         raise ApiError("InvalidToken", "Invalid Token: 'nextToken is invalid'")
-    page = b.history_page(arn, reverse=p.boolean("reverseOrder"), max_results=size,
-                          next_token=token)
+    page = b.history_page(
+        arn, reverse=p.boolean("reverseOrder"), max_results=size, next_token=token
+    )
     if not p.boolean("includeExecutionData", default=True):
         page["events"] = [_strip_data(e) for e in page["events"]]
     return page
@@ -258,8 +288,11 @@ def send_task_success(b: EngineBackend, p: Params, s: Settings) -> dict[str, JSO
 
 def send_task_failure(b: EngineBackend, p: Params, s: Settings) -> dict[str, JSON]:
     """SendTaskFailure."""
-    b.send_task_failure(p.required("taskToken", max_len=2048), p.string("error", max_len=256),
-                        p.string("cause", max_len=32768))
+    b.send_task_failure(
+        p.required("taskToken", max_len=2048),
+        p.string("error", max_len=256),
+        p.string("cause", max_len=32768),
+    )
     return {}
 
 
@@ -309,8 +342,9 @@ async def get_activity_task(b: EngineBackend, p: Params, s: Settings) -> dict[st
     """GetActivityTask (long poll, at most ``Settings.activity_poll_seconds``)."""
     arn = p.arn("activityArn", "activity")
     assert arn is not None
-    return await b.activities.get_task(arn, p.string("workerName", max_len=80),
-                                       s.activity_poll_seconds)
+    return await b.activities.get_task(
+        arn, p.string("workerName", max_len=80), s.activity_poll_seconds
+    )
 
 
 # ---------------------------------------------------------------------------- tags

@@ -44,7 +44,8 @@ TARGET_PREFIX: Final = "AWSStepFunctions."
 _OPERATION: Final = re.compile(r"^[A-Z][A-Za-z]{1,63}$")
 _ARN: Final = re.compile(
     r"^arn:aws[a-z-]*:states:[a-z0-9-]+:\d{12}:"
-    r"(?P<kind>stateMachine|execution|express|activity|mapRun|stateMachineAlias):(?P<rest>.+)$")
+    r"(?P<kind>stateMachine|execution|express|activity|mapRun|stateMachineAlias):(?P<rest>.+)$"
+)
 
 
 class ApiError(Exception):
@@ -100,7 +101,7 @@ def parse_target(header: str | None) -> str:
     """
     if not header or not header.startswith(TARGET_PREFIX):
         raise ApiError("UnknownOperationException", "Missing or invalid X-Amz-Target header")
-    op = header[len(TARGET_PREFIX):]
+    op = header[len(TARGET_PREFIX) :]
     if not _OPERATION.match(op):
         raise ApiError("UnknownOperationException", "Unknown operation")
     return op
@@ -149,17 +150,23 @@ class Params:
         value = self.body.get(key)
         if value is None:
             if required:
-                raise ApiError("ValidationException",
-                               f"1 validation error detected: Value null at '{key}' failed to "
-                               "satisfy constraint: Member must not be null")
+                raise ApiError(
+                    "ValidationException",
+                    f"1 validation error detected: Value null at '{key}' failed to "
+                    "satisfy constraint: Member must not be null",
+                )
             return None
         if not isinstance(value, str):
-            raise ApiError("SerializationException",
-                           f"Expected a string for '{key}', got {type(value).__name__}")
+            raise ApiError(
+                "SerializationException",
+                f"Expected a string for '{key}', got {type(value).__name__}",
+            )
         if len(value) > max_len:
-            raise ApiError("ValidationException",
-                           f"1 validation error detected: Value at '{key}' failed to satisfy "
-                           f"constraint: Member must have length less than or equal to {max_len}")
+            raise ApiError(
+                "ValidationException",
+                f"1 validation error detected: Value at '{key}' failed to satisfy "
+                f"constraint: Member must have length less than or equal to {max_len}",
+            )
         return value
 
     def required(self, key: str, *, max_len: int = 1024 * 1024) -> str:
@@ -173,13 +180,18 @@ class Params:
         value = self.body.get(key)
         if value is None or value == 0:
             return default
-        if isinstance(value, bool) or not isinstance(value, int | float) or (
-                isinstance(value, float) and (not math.isfinite(value) or value != int(value))):
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or (isinstance(value, float) and (not math.isfinite(value) or value != int(value)))
+        ):
             raise ApiError("SerializationException", f"Expected an integer for '{key}'")
         if not low <= int(value) <= high:
-            raise ApiError("ValidationException",
-                           f"1 validation error detected: Value '{value}' at '{key}' failed to "
-                           f"satisfy constraint: Member must have value between {low} and {high}")
+            raise ApiError(
+                "ValidationException",
+                f"1 validation error detected: Value '{value}' at '{key}' failed to "
+                f"satisfy constraint: Member must have value between {low} and {high}",
+            )
         return int(value)
 
     def boolean(self, key: str, *, default: bool = False) -> bool:
@@ -197,8 +209,11 @@ class Params:
         if value is None:
             return []
         if not isinstance(value, list) or not all(
-                isinstance(t, dict) and isinstance(t.get("key"), str)
-                and isinstance(t.get("value", ""), str) for t in value):
+            isinstance(t, dict)
+            and isinstance(t.get("key"), str)
+            and isinstance(t.get("value", ""), str)
+            for t in value
+        ):
             raise ApiError("ValidationException", f"'{key}' must be a list of key/value tags")
         if len(value) > 50:
             raise ApiError("TooManyTags", "A resource can have at most 50 tags")
@@ -231,6 +246,7 @@ def check_arn(value: str, *kinds: str) -> str:
         raise ApiError("InvalidArn", f"Invalid Arn: 'Invalid ARN prefix: {value}'")
     kind = match.group("kind")
     if kinds and kind not in kinds:
-        raise ApiError("InvalidArn",
-                       f"Invalid Arn: 'Resource type not valid in this context: {kind}'")
+        raise ApiError(
+            "InvalidArn", f"Invalid Arn: 'Resource type not valid in this context: {kind}'"
+        )
     return kind

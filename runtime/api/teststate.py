@@ -25,8 +25,15 @@ __all__ = ["test_state", "validate_definition"]
 
 JSON = Any
 TESTED: Final = "TestState"
-_FAILURES: Final = ("TaskFailed", "LambdaFunctionFailed", "ActivityFailed", "TaskTimedOut",
-                    "LambdaFunctionTimedOut", "ExecutionFailed", "FailStateEntered")
+_FAILURES: Final = (
+    "TaskFailed",
+    "LambdaFunctionFailed",
+    "ActivityFailed",
+    "TaskTimedOut",
+    "LambdaFunctionTimedOut",
+    "ExecutionFailed",
+    "FailStateEntered",
+)
 _SUCCESSES: Final = ("TaskSucceeded", "LambdaFunctionSucceeded", "ActivitySucceeded")
 _engine_lock = threading.Lock()
 
@@ -43,10 +50,20 @@ def validate_definition(b: EngineBackend, p: Params, s: Any) -> dict[str, JSON]:
             _compile(text)
         except DefinitionError as exc:
             problems = list(exc.problems)
-    diagnostics = [{"severity": "ERROR", "code": "SCHEMA_VALIDATION_FAILED",
-                    "message": p_.message, "location": p_.pointer or "/"} for p_ in problems]
-    return {"result": "FAIL" if diagnostics else "OK", "diagnostics": diagnostics[:limit],
-            "truncated": len(diagnostics) > limit}
+    diagnostics = [
+        {
+            "severity": "ERROR",
+            "code": "SCHEMA_VALIDATION_FAILED",
+            "message": p_.message,
+            "location": p_.pointer or "/",
+        }
+        for p_ in problems
+    ]
+    return {
+        "result": "FAIL" if diagnostics else "OK",
+        "diagnostics": diagnostics[:limit],
+        "truncated": len(diagnostics) > limit,
+    }
 
 
 def _compile(text: str) -> None:
@@ -87,8 +104,9 @@ def _state_definition(p: Params) -> dict[str, JSON]:
     try:
         doc = json.loads(p.required("definition"))
     except ValueError:
-        raise ApiError("InvalidDefinition",
-                       "Invalid State Machine Definition: 'the definition is not JSON'") from None
+        raise ApiError(
+            "InvalidDefinition", "Invalid State Machine Definition: 'the definition is not JSON'"
+        ) from None
     if not isinstance(doc, dict):
         raise ApiError("InvalidDefinition", "Invalid State Machine Definition: 'not an object'")
     name = p.string("stateName", max_len=80)
@@ -97,11 +115,18 @@ def _state_definition(p: Params) -> dict[str, JSON]:
         chosen = states.get(str(name or doc.get("StartAt")))
         if not isinstance(chosen, dict):
             raise ApiError("ValidationException", f"State '{name}' is not in the definition")
-        doc = {**chosen, **({"QueryLanguage": doc["QueryLanguage"]}
-                            if "QueryLanguage" in doc and "QueryLanguage" not in chosen else {})}
+        doc = {
+            **chosen,
+            **(
+                {"QueryLanguage": doc["QueryLanguage"]}
+                if "QueryLanguage" in doc and "QueryLanguage" not in chosen
+                else {}
+            ),
+        }
     if doc.get("Type") in ("Map", "Parallel"):
-        raise ApiError("ValidationException",
-                       f"TestState does not support {doc.get('Type')} states in kbflow")
+        raise ApiError(
+            "ValidationException", f"TestState does not support {doc.get('Type')} states in kbflow"
+        )
     return doc
 
 
@@ -111,14 +136,16 @@ def _private_engine(b: EngineBackend) -> Any:
     from kbflow.runtime.engine import Engine
 
     with _engine_lock:
-        engine = b._test_engine
+        engine = b.test_engine
         if engine is None:
-            engine = b._test_engine = Engine(clock=VirtualClock(), region=b.region,
-                                             account=b.account)
+            engine = b.test_engine = Engine(
+                clock=VirtualClock(), region=b.region, account=b.account
+            )
     for name, fn in b.engine.functions.items():
         if name not in engine.functions:
-            engine.register_function(name, fn.handler, timeout_seconds=fn.timeout_seconds,
-                                     memory_mb=fn.memory_mb)
+            engine.register_function(
+                name, fn.handler, timeout_seconds=fn.timeout_seconds, memory_mb=fn.memory_mb
+            )
     return engine
 
 
@@ -136,15 +163,17 @@ def test_state(b: EngineBackend, p: Params, s: Any) -> dict[str, JSON]:
         sm = engine.create_state_machine(name, wrap_state(state))
     except DefinitionError as exc:
         detail = "; ".join(str(x) for x in exc.problems) or str(exc)
-        raise ApiError("InvalidDefinition", f"Invalid State Machine Definition: '{detail}'") \
-            from None
+        raise ApiError(
+            "InvalidDefinition", f"Invalid State Machine Definition: '{detail}'"
+        ) from None
     try:
         arn = engine.start_execution(sm, input_text)
         try:
             engine.wait(arn, timeout=s.sync_timeout_seconds if s is not None else 60)
         except TimeoutError:
-            engine.stop_execution(arn, error="States.Timeout",
-                                  cause="TestState gave up waiting for the state")
+            engine.stop_execution(
+                arn, error="States.Timeout", cause="TestState gave up waiting for the state"
+            )
             engine.wait(arn, timeout=5)
         return _result(engine.history(arn), p.string("inspectionLevel") or "INFO")
     finally:
@@ -184,8 +213,9 @@ def _result(events: list[dict[str, JSON]], level: str) -> dict[str, JSON]:
     if out["status"] == "FAILED" and last["type"] != "ExecutionSucceeded":
         source = last
     if source is not None:
-        details: dict[str, JSON] = next(
-            (v for k, v in source.items() if k.endswith("EventDetails")), {}) or {}
+        details: dict[str, JSON] = (
+            next((v for k, v in source.items() if k.endswith("EventDetails")), {}) or {}
+        )
         if details.get("error") is not None:
             out["error"] = details["error"]
         if details.get("cause") is not None:

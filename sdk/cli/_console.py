@@ -58,8 +58,10 @@ def build_backend(store: Path, *, with_functions: bool = True) -> tuple[Any, lis
 
             engine = build_local(store).engine
         except (ImportError, ConfigurationError, OSError) as exc:
-            notes.append(f"task functions not registered ({type(exc).__name__}: {exc}); "
-                         "the flows are registered without them")
+            notes.append(
+                f"task functions not registered ({type(exc).__name__}: {exc}); "
+                "the flows are registered without them"
+            )
     if engine is None:
         engine = _definitions_only(Engine())
     backend = EngineBackend(engine)
@@ -73,19 +75,36 @@ def _definitions_only(engine: Any) -> Any:
     from kbflow.tasks import catalog
 
     for flow in definitions.FLOWS:
-        engine.create_state_machine(f"{catalog.DEFAULT_PREFIX}{flow}", definitions.asl(flow),
-                                    substitutions=catalog.substitutions())
+        engine.create_state_machine(
+            f"{catalog.DEFAULT_PREFIX}{flow}",
+            definitions.asl(flow),
+            substitutions=catalog.substitutions(),
+        )
     return engine
 
 
 @click.command()
-@click.option("--host", default="127.0.0.1", show_default=True,
-              help="Interface to bind; anything but loopback needs --auth-token.")
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Interface to bind; anything but loopback needs --auth-token.",
+)
 @click.option("--port", default=8083, show_default=True, type=click.IntRange(0, 65535))
-@click.option("--store", "store", default=".kbflow", show_default=True,
-              type=click.Path(file_okay=False, path_type=Path), help="The store folder.")
-@click.option("--auth-token", envvar=TOKEN_ENV, default=None,
-              help=f"Require this token on every request (or set {TOKEN_ENV}).")
+@click.option(
+    "--store",
+    "store",
+    default=".kbflow",
+    show_default=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="The store folder.",
+)
+@click.option(
+    "--auth-token",
+    envvar=TOKEN_ENV,
+    default=None,
+    help=f"Require this token on every request (or set {TOKEN_ENV}).",
+)
 def console(host: str, port: int, store: Path, auth_token: str | None) -> None:
     """Serve the Step Functions API and the web console.
 
@@ -109,8 +128,14 @@ def console(host: str, port: int, store: Path, auth_token: str | None) -> None:
     click.echo(f"API: aws stepfunctions list-state-machines --endpoint-url http://{shown}:{port}")
     try:
         # No access log: URLs may carry the console token (?token=) on a first page load.
-        uvicorn.run(app, host=host, port=port, log_level=os.environ.get(
-            "KBFLOW_CONSOLE_LOG", "warning"), access_log=False, lifespan="off")
+        uvicorn.run(
+            app,
+            host=host,
+            port=port,
+            log_level=os.environ.get("KBFLOW_CONSOLE_LOG", "warning"),
+            access_log=False,
+            lifespan="off",
+        )
     finally:
         backend.close()
         backend.engine.close()

@@ -18,7 +18,16 @@ import click
 
 from kbflow.errors import KbflowError
 
-from ._run import build_engine, execution_result, function_option, report, store_option
+from ._run import (
+    build_engine,
+    execution_result,
+    file_root_option,
+    function_option,
+    report,
+    store_option,
+    uses_catalog,
+    wire_local_adapters,
+)
 
 __all__ = ["executions"]
 
@@ -91,7 +100,8 @@ def describe(name: str, store: Path, as_json: bool) -> None:
         _echo_json(described)
         return
     for key, value in described.items():
-        click.echo(f"{key}: {json.dumps(value, default=_default) if not isinstance(value, str) else value}")
+        shown = value if isinstance(value, str) else json.dumps(value, default=_default)
+        click.echo(f"{key}: {shown}")
 
 
 @executions.command()
@@ -119,10 +129,11 @@ def history(name: str, store: Path, as_json: bool) -> None:
 @function_option
 @click.option("--workers", type=click.IntRange(min=1), default=None,
               help="Worker processes for task handlers (default: CPU count).")
+@file_root_option
 @click.option("--json", "as_json", is_flag=True,
               help='Print {"executionArn", "status", "output", "error", "cause"}.')
 def redrive(name: str, store: Path, functions: tuple[str, ...], workers: int | None,
-            as_json: bool) -> None:
+            file_roots: tuple[Path, ...], as_json: bool) -> None:
     """Redrive failed execution NAME from where it failed, and wait for its end.
 
     Successful steps are not run again; only failed tasks and the Map iterations and Parallel
@@ -131,7 +142,9 @@ def redrive(name: str, store: Path, functions: tuple[str, ...], workers: int | N
     record = _find(_store(store), name)
     engine = build_engine(store, functions, workers)
     try:
-        _require_functions(engine, record.state_machine_arn)
+        definition = _require_functions(engine, record.state_machine_arn)
+        if uses_catalog(definition):
+            wire_local_adapters(engine, store, [r.resolve() for r in file_roots])
         try:
             arn = engine.redrive_execution(record.execution_arn)
         except KbflowError as exc:
@@ -142,7 +155,7 @@ def redrive(name: str, store: Path, functions: tuple[str, ...], workers: int | N
     report(result, as_json)
 
 
-def _require_functions(engine: Any, state_machine_arn: str) -> None:
+def _require_functions(engine: Any, state_machine_arn: str) -> str:
     from ._run import _function_names
 
     stored = engine.store.state_machine(state_machine_arn)
@@ -152,6 +165,7 @@ def _require_functions(engine: Any, state_machine_arn: str) -> None:
     if missing:
         raise click.ClickException(f"unknown Lambda function(s) {', '.join(missing)}; register "
                                    "each with --function NAME=module:callable")
+    return str(stored["definition"])
 
 
 @executions.command()

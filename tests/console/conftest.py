@@ -36,12 +36,16 @@ class Served:
     def client(self, **headers: str) -> Any:
         """An unmodified boto3 Step Functions client pointed at the server."""
         client = boto3.client(
-            "stepfunctions", endpoint_url=self.url, region_name="us-east-1",
-            aws_access_key_id="test", aws_secret_access_key="test",
+            "stepfunctions",
+            endpoint_url=self.url,
+            region_name="us-east-1",
+            aws_access_key_id="test",
+            aws_secret_access_key="test",
             # StartSyncExecution has the host prefix "sync-"; a local endpoint has no such host.
-            config=Config(retries={"max_attempts": 1}, read_timeout=30,
-                          inject_host_prefix=False))
+            config=Config(retries={"max_attempts": 1}, read_timeout=30, inject_host_prefix=False),
+        )
         if headers:
+
             def add(request: Any, **_: Any) -> None:
                 for key, value in headers.items():
                     request.headers[key] = value
@@ -54,9 +58,16 @@ class ServerThread:
     """uvicorn in a background thread, stopped on exit."""
 
     def __init__(self, app: Any, port: int) -> None:
-        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
-                                                    log_level="warning", access_log=False,
-                                                    lifespan="off"))
+        self.server = uvicorn.Server(
+            uvicorn.Config(
+                app,
+                host="127.0.0.1",
+                port=port,
+                log_level="warning",
+                access_log=False,
+                lifespan="off",
+            )
+        )
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 
     def __enter__(self) -> ServerThread:
@@ -78,8 +89,9 @@ def serve(engine: Engine, config: AppConfig | None = None) -> Iterator[Served]:
     backend = EngineBackend(engine)
     for sm in engine.list_state_machines():
         backend.register_state_machine(sm["stateMachineArn"])
-    config = config or AppConfig(settings=Settings(activity_poll_seconds=2.0,
-                                                   sync_timeout_seconds=30.0))
+    config = config or AppConfig(
+        settings=Settings(activity_poll_seconds=2.0, sync_timeout_seconds=30.0)
+    )
     port = free_port()
     try:
         with ServerThread(create_app(backend, config), port):

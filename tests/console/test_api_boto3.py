@@ -16,8 +16,11 @@ PASS = {"StartAt": "P", "States": {"P": {"Type": "Pass", "Result": {"v": 1}, "En
 
 
 def create(sfn: Any, name: str, definition: dict[str, Any], **kw: Any) -> str:
-    return str(sfn.create_state_machine(name=name, definition=json.dumps(definition),
-                                        roleArn=ROLE, **kw)["stateMachineArn"])
+    return str(
+        sfn.create_state_machine(name=name, definition=json.dumps(definition), roleArn=ROLE, **kw)[
+            "stateMachineArn"
+        ]
+    )
 
 
 def wait_done(sfn: Any, arn: str, timeout: float = 20) -> dict[str, Any]:
@@ -42,14 +45,19 @@ def test_state_machine_crud(sfn: Any) -> None:
         create(sfn, "crud", {**PASS, "Comment": "other"})
     assert code(exc) == "StateMachineAlreadyExists"
     described = sfn.describe_state_machine(stateMachineArn=arn)
-    assert (described["name"], described["type"], described["status"]) == ("crud", "STANDARD",
-                                                                          "ACTIVE")
+    assert (described["name"], described["type"], described["status"]) == (
+        "crud",
+        "STANDARD",
+        "ACTIVE",
+    )
     assert json.loads(described["definition"]) == PASS
     create(sfn, "crud-2", PASS, type="EXPRESS")
     first = sfn.list_state_machines(maxResults=1)
     second = sfn.list_state_machines(maxResults=1, nextToken=first["nextToken"])
     assert [m["name"] for m in first["stateMachines"] + second["stateMachines"]] == [
-        "crud", "crud-2"]
+        "crud",
+        "crud-2",
+    ]
     assert "nextToken" not in second
     run = sfn.start_execution(stateMachineArn=arn)["executionArn"]
     wait_done(sfn, run)
@@ -57,12 +65,12 @@ def test_state_machine_crud(sfn: Any) -> None:
     updated = sfn.update_state_machine(stateMachineArn=arn, definition=json.dumps(new_def))
     assert updated["revisionId"] != described["revisionId"]
     assert json.loads(sfn.describe_state_machine(stateMachineArn=arn)["definition"]) == new_def
-    assert [e["executionArn"] for e in sfn.list_executions(stateMachineArn=arn)["executions"]] \
-        == [run]  # executions of the earlier revision are still listed
+    assert [e["executionArn"] for e in sfn.list_executions(stateMachineArn=arn)["executions"]] == [
+        run
+    ]  # executions of the earlier revision are still listed
     sfn.tag_resource(resourceArn=arn, tags=[{"key": "env", "value": "dev"}])
     sfn.untag_resource(resourceArn=arn, tagKeys=["team"])
-    assert sfn.list_tags_for_resource(resourceArn=arn)["tags"] == [{"key": "env",
-                                                                    "value": "dev"}]
+    assert sfn.list_tags_for_resource(resourceArn=arn)["tags"] == [{"key": "env", "value": "dev"}]
     sfn.delete_state_machine(stateMachineArn=arn)
     with pytest.raises(ClientError) as exc:
         sfn.describe_state_machine(stateMachineArn=arn)
@@ -76,39 +84,70 @@ MAP_CHOICE = {
     "QueryLanguage": "JSONPath",
     "StartAt": "Split",
     "States": {
-        "Split": {"Type": "Pass", "Parameters": {
-            "words.$": "States.StringSplit($.text, ' ')",
-            "id.$": "States.Format('doc-{}', $.n)"}, "Next": "Each"},
-        "Each": {"Type": "Map", "ItemsPath": "$.words", "MaxConcurrency": 2,
-                 "ItemSelector": {"w.$": "$$.Map.Item.Value", "i.$": "$$.Map.Item.Index"},
-                 "ItemProcessor": {"StartAt": "Long?", "States": {
-                     "Long?": {"Type": "Choice", "Choices": [
-                         {"Variable": "$.w", "StringMatches": "*ing", "Next": "Gerund"}],
-                         "Default": "Plain"},
-                     "Gerund": {"Type": "Pass", "Parameters": {"g.$": "$.w"}, "End": True},
-                     "Plain": {"Type": "Pass", "Parameters": {
-                         "p.$": "States.Format('{}:{}', $.i, $.w)"}, "End": True}}},
-                 "ResultPath": "$.parts", "Next": "Sum"},
-        "Sum": {"Type": "Pass", "Parameters": {
-            "id.$": "$.id", "parts.$": "$.parts",
-            "count.$": "States.ArrayLength($.parts)",
-            "total.$": "States.MathAdd(States.ArrayLength($.words), 10)"}, "End": True},
+        "Split": {
+            "Type": "Pass",
+            "Parameters": {
+                "words.$": "States.StringSplit($.text, ' ')",
+                "id.$": "States.Format('doc-{}', $.n)",
+            },
+            "Next": "Each",
+        },
+        "Each": {
+            "Type": "Map",
+            "ItemsPath": "$.words",
+            "MaxConcurrency": 2,
+            "ItemSelector": {"w.$": "$$.Map.Item.Value", "i.$": "$$.Map.Item.Index"},
+            "ItemProcessor": {
+                "StartAt": "Long?",
+                "States": {
+                    "Long?": {
+                        "Type": "Choice",
+                        "Choices": [{"Variable": "$.w", "StringMatches": "*ing", "Next": "Gerund"}],
+                        "Default": "Plain",
+                    },
+                    "Gerund": {"Type": "Pass", "Parameters": {"g.$": "$.w"}, "End": True},
+                    "Plain": {
+                        "Type": "Pass",
+                        "Parameters": {"p.$": "States.Format('{}:{}', $.i, $.w)"},
+                        "End": True,
+                    },
+                },
+            },
+            "ResultPath": "$.parts",
+            "Next": "Sum",
+        },
+        "Sum": {
+            "Type": "Pass",
+            "Parameters": {
+                "id.$": "$.id",
+                "parts.$": "$.parts",
+                "count.$": "States.ArrayLength($.parts)",
+                "total.$": "States.MathAdd(States.ArrayLength($.words), 10)",
+            },
+            "End": True,
+        },
     },
 }
 
 
 def test_map_choice_intrinsics_exact_output(sfn: Any) -> None:
     arn = create(sfn, "words", MAP_CHOICE)
-    run = sfn.start_execution(stateMachineArn=arn, name="w1",
-                              input=json.dumps({"text": "running a test", "n": 7}))
+    run = sfn.start_execution(
+        stateMachineArn=arn, name="w1", input=json.dumps({"text": "running a test", "n": 7})
+    )
     assert run["executionArn"].endswith(":execution:words:w1")
     done = wait_done(sfn, run["executionArn"])
     assert done["status"] == "SUCCEEDED"
     assert json.loads(done["output"]) == {
-        "id": "doc-7", "parts": [{"g": "running"}, {"p": "1:a"}, {"p": "2:test"}],
-        "count": 3, "total": 13}
-    assert sfn.describe_state_machine_for_execution(
-        executionArn=run["executionArn"])["name"] == "words"
+        "id": "doc-7",
+        "parts": [{"g": "running"}, {"p": "1:a"}, {"p": "2:test"}],
+        "count": 3,
+        "total": 13,
+    }
+    assert (
+        sfn.describe_state_machine_for_execution(executionArn=run["executionArn"])["name"]
+        == "words"
+    )
     listed = sfn.list_executions(stateMachineArn=arn, statusFilter="SUCCEEDED")["executions"]
     assert [e["name"] for e in listed] == ["w1"]
     assert sfn.list_executions(stateMachineArn=arn, statusFilter="FAILED")["executions"] == []
@@ -116,8 +155,10 @@ def test_map_choice_intrinsics_exact_output(sfn: Any) -> None:
 
 def test_paginated_history(sfn: Any) -> None:
     arn = create(sfn, "hist", MAP_CHOICE)
-    run = sfn.start_execution(stateMachineArn=arn, input=json.dumps(
-        {"text": " ".join(f"w{i}" for i in range(12)), "n": 1}))["executionArn"]
+    run = sfn.start_execution(
+        stateMachineArn=arn,
+        input=json.dumps({"text": " ".join(f"w{i}" for i in range(12)), "n": 1}),
+    )["executionArn"]
     wait_done(sfn, run)
     pages, token = [], None
     while True:
@@ -134,12 +175,15 @@ def test_paginated_history(sfn: Any) -> None:
     assert events[0]["type"] == "ExecutionStarted" and events[-1]["type"] == "ExecutionSucceeded"
     newest = sfn.get_execution_history(executionArn=run, maxResults=2, reverseOrder=True)
     assert [e["id"] for e in newest["events"]] == [len(events), len(events) - 1]
-    bare = sfn.get_execution_history(executionArn=run, maxResults=1,
-                                     includeExecutionData=False)["events"][0]
+    bare = sfn.get_execution_history(executionArn=run, maxResults=1, includeExecutionData=False)[
+        "events"
+    ][0]
     assert "input" not in bare["executionStartedEventDetails"]
     paginator = sfn.get_paginator("get_execution_history")
-    assert sum(len(p["events"]) for p in paginator.paginate(
-        executionArn=run, PaginationConfig={"PageSize": 10})) == len(events)
+    assert sum(
+        len(p["events"])
+        for p in paginator.paginate(executionArn=run, PaginationConfig={"PageSize": 10})
+    ) == len(events)
 
 
 def test_error_codes(sfn: Any) -> None:
@@ -147,23 +191,34 @@ def test_error_codes(sfn: Any) -> None:
     cases = [
         (lambda: sfn.describe_execution(executionArn="not-an-arn"), "InvalidArn"),
         (lambda: sfn.describe_execution(executionArn=arn), "InvalidArn"),  # wrong kind
-        (lambda: sfn.start_execution(stateMachineArn=arn.replace("errs", "nope")),
-         "StateMachineDoesNotExist"),
-        (lambda: sfn.describe_execution(executionArn=arn.replace(
-            "stateMachine:errs", "execution:errs:missing")), "ExecutionDoesNotExist"),
+        (
+            lambda: sfn.start_execution(stateMachineArn=arn.replace("errs", "nope")),
+            "StateMachineDoesNotExist",
+        ),
+        (
+            lambda: sfn.describe_execution(
+                executionArn=arn.replace("stateMachine:errs", "execution:errs:missing")
+            ),
+            "ExecutionDoesNotExist",
+        ),
         (lambda: create(sfn, "bad", {"StartAt": "X", "States": {}}), "InvalidDefinition"),
-        (lambda: sfn.create_state_machine(name="bad2", definition="{not json", roleArn=ROLE),
-         "InvalidDefinition"),
+        (
+            lambda: sfn.create_state_machine(name="bad2", definition="{not json", roleArn=ROLE),
+            "InvalidDefinition",
+        ),
         (lambda: create(sfn, "bad name!", PASS), "InvalidName"),
         (lambda: create(sfn, "typ", PASS, type="FAST"), "ValidationException"),
-        (lambda: sfn.start_execution(stateMachineArn=arn, input="{oops"),
-         "InvalidExecutionInput"),
+        (lambda: sfn.start_execution(stateMachineArn=arn, input="{oops"), "InvalidExecutionInput"),
         (lambda: sfn.send_task_success(taskToken="x" * 40, output="{}"), "TaskDoesNotExist"),
         (lambda: sfn.send_task_success(taskToken="short", output="{}"), "InvalidToken"),
         (lambda: sfn.send_task_success(taskToken="x" * 40, output="{no"), "InvalidOutput"),
         (lambda: sfn.start_sync_execution(stateMachineArn=arn), "StateMachineTypeNotSupported"),
-        (lambda: sfn.describe_map_run(mapRunArn=arn.replace(
-            "stateMachine:errs", "mapRun:errs/m:1")), "ResourceNotFound"),
+        (
+            lambda: sfn.describe_map_run(
+                mapRunArn=arn.replace("stateMachine:errs", "mapRun:errs/m:1")
+            ),
+            "ResourceNotFound",
+        ),
     ]
     for call, expected in cases:
         with pytest.raises(ClientError) as exc:
@@ -176,17 +231,27 @@ def test_error_codes(sfn: Any) -> None:
         sfn.start_execution(stateMachineArn=arn, name="once", input='{"other": 1}')
     assert code(exc) == "ExecutionAlreadyExists"
     with pytest.raises(ClientError) as exc:
-        sfn.redrive_execution(executionArn=run)
+        sfn.redrive_execution(executionArn=run)  # SUCCEEDED: never redrivable
     assert code(exc) == "ExecutionNotRedrivable"
+    assert sfn.describe_execution(executionArn=run)["redriveStatus"] == "NOT_REDRIVABLE"
 
 
 def test_activity_worker(sfn: Any) -> None:
     activity = sfn.create_activity(name="summarise")["activityArn"]
     assert sfn.describe_activity(activityArn=activity)["name"] == "summarise"
     assert [a["name"] for a in sfn.list_activities()["activities"]] == ["summarise"]
-    definition = {"StartAt": "Work", "States": {"Work": {
-        "Type": "Task", "Resource": activity, "TimeoutSeconds": 30,
-        "ResultPath": "$.summary", "End": True}}}
+    definition = {
+        "StartAt": "Work",
+        "States": {
+            "Work": {
+                "Type": "Task",
+                "Resource": activity,
+                "TimeoutSeconds": 30,
+                "ResultPath": "$.summary",
+                "End": True,
+            }
+        },
+    }
     arn = create(sfn, "with-activity", definition)
     seen: list[dict[str, Any]] = []
 
@@ -196,8 +261,7 @@ def test_activity_worker(sfn: Any) -> None:
             if task.get("taskToken"):
                 seen.append(json.loads(task["input"]))
                 sfn.send_task_heartbeat(taskToken=task["taskToken"])
-                sfn.send_task_success(taskToken=task["taskToken"],
-                                      output=json.dumps({"words": 3}))
+                sfn.send_task_success(taskToken=task["taskToken"], output=json.dumps({"words": 3}))
                 return
 
     thread = threading.Thread(target=worker)
@@ -221,11 +285,24 @@ def test_activity_worker(sfn: Any) -> None:
 
 def test_activity_failure_is_caught(sfn: Any) -> None:
     activity = sfn.create_activity(name="flaky")["activityArn"]
-    arn = create(sfn, "catching", {"StartAt": "Work", "States": {
-        "Work": {"Type": "Task", "Resource": activity, "Catch": [
-            {"ErrorEquals": ["Custom.Bad"], "ResultPath": "$.err", "Next": "Done"}],
-            "End": True},
-        "Done": {"Type": "Pass", "End": True}}})
+    arn = create(
+        sfn,
+        "catching",
+        {
+            "StartAt": "Work",
+            "States": {
+                "Work": {
+                    "Type": "Task",
+                    "Resource": activity,
+                    "Catch": [
+                        {"ErrorEquals": ["Custom.Bad"], "ResultPath": "$.err", "Next": "Done"}
+                    ],
+                    "End": True,
+                },
+                "Done": {"Type": "Pass", "End": True},
+            },
+        },
+    )
     run = sfn.start_execution(stateMachineArn=arn, input="{}")["executionArn"]
     task = {}
     for _ in range(10):
@@ -242,8 +319,11 @@ def test_sync_stop_and_express(sfn: Any) -> None:
     out = sfn.start_sync_execution(stateMachineArn=express, input='{"a": 1}')
     assert out["status"] == "SUCCEEDED" and json.loads(out["output"]) == {"v": 1}
     assert out["billingDetails"]["billedDurationInMilliseconds"] >= 100
-    slow = create(sfn, "slow", {"StartAt": "W", "States": {
-        "W": {"Type": "Wait", "Seconds": 3600, "End": True}}})
+    slow = create(
+        sfn,
+        "slow",
+        {"StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 3600, "End": True}}},
+    )
     run = sfn.start_execution(stateMachineArn=slow)["executionArn"]
     stopped = sfn.stop_execution(executionArn=run, error="Stop.Manual", cause="test")
     assert stopped["stopDate"]
@@ -252,15 +332,35 @@ def test_sync_stop_and_express(sfn: Any) -> None:
 
 
 def test_distributed_map_runs(sfn: Any) -> None:
-    arn = create(sfn, "dmap", {"StartAt": "M", "States": {"M": {
-        "Type": "Map", "ItemsPath": "$.items", "Label": "Fan",
-        "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
-                          "StartAt": "Double", "States": {"Double": {
-                              "Type": "Pass", "Parameters": {"v.$": "States.MathAdd($.v, $.v)"},
-                              "End": True}}},
-        "End": True}}})
-    run = sfn.start_execution(stateMachineArn=arn, input=json.dumps(
-        {"items": [{"v": 1}, {"v": 2}, {"v": 3}]}))["executionArn"]
+    arn = create(
+        sfn,
+        "dmap",
+        {
+            "StartAt": "M",
+            "States": {
+                "M": {
+                    "Type": "Map",
+                    "ItemsPath": "$.items",
+                    "Label": "Fan",
+                    "ItemProcessor": {
+                        "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+                        "StartAt": "Double",
+                        "States": {
+                            "Double": {
+                                "Type": "Pass",
+                                "Parameters": {"v.$": "States.MathAdd($.v, $.v)"},
+                                "End": True,
+                            }
+                        },
+                    },
+                    "End": True,
+                }
+            },
+        },
+    )
+    run = sfn.start_execution(
+        stateMachineArn=arn, input=json.dumps({"items": [{"v": 1}, {"v": 2}, {"v": 3}]})
+    )["executionArn"]
     done = wait_done(sfn, run)
     assert json.loads(done["output"]) == [{"v": 2}, {"v": 4}, {"v": 6}]
     runs = sfn.list_map_runs(executionArn=run)["mapRuns"]
@@ -275,23 +375,48 @@ def test_distributed_map_runs(sfn: Any) -> None:
 def test_validate_and_test_state(served: Served, sfn: Any) -> None:
     ok = sfn.validate_state_machine_definition(definition=json.dumps(PASS))
     assert (ok["result"], ok["diagnostics"]) == ("OK", [])
-    bad = sfn.validate_state_machine_definition(definition=json.dumps(
-        {"StartAt": "A", "States": {"A": {"Type": "Pass", "Next": "Nowhere"}}}))
+    bad = sfn.validate_state_machine_definition(
+        definition=json.dumps(
+            {"StartAt": "A", "States": {"A": {"Type": "Pass", "Next": "Nowhere"}}}
+        )
+    )
     assert bad["result"] == "FAIL"
     assert any("/States/A" in d["location"] for d in bad["diagnostics"])
-    passed = sfn.test_state(definition=json.dumps(
-        {"Type": "Pass", "Parameters": {"x.$": "$.a"}, "Next": "After"}), roleArn=ROLE,
-        input='{"a": 5}')
+    passed = sfn.test_state(
+        definition=json.dumps({"Type": "Pass", "Parameters": {"x.$": "$.a"}, "Next": "After"}),
+        roleArn=ROLE,
+        input='{"a": 5}',
+    )
     assert (passed["status"], passed["nextState"], json.loads(passed["output"])) == (
-        "SUCCEEDED", "After", {"x": 5})
-    choice = sfn.test_state(definition=json.dumps({"Type": "Choice", "Choices": [
-        {"Variable": "$.n", "NumericGreaterThan": 3, "Next": "Big"}], "Default": "Small"}),
-        roleArn=ROLE, input='{"n": 1}')
+        "SUCCEEDED",
+        "After",
+        {"x": 5},
+    )
+    choice = sfn.test_state(
+        definition=json.dumps(
+            {
+                "Type": "Choice",
+                "Choices": [{"Variable": "$.n", "NumericGreaterThan": 3, "Next": "Big"}],
+                "Default": "Small",
+            }
+        ),
+        roleArn=ROLE,
+        input='{"n": 1}',
+    )
     assert (choice["status"], choice["nextState"]) == ("SUCCEEDED", "Small")
     served.engine.register_function("double", lambda event, ctx: {"d": event["n"] * 2})
-    task = sfn.test_state(definition=json.dumps({
-        "Type": "Task", "Resource": "arn:aws:lambda:us-east-1:123456789012:function:double",
-        "End": True}), roleArn=ROLE, input='{"n": 4}', inspectionLevel="DEBUG")
+    task = sfn.test_state(
+        definition=json.dumps(
+            {
+                "Type": "Task",
+                "Resource": "arn:aws:lambda:us-east-1:123456789012:function:double",
+                "End": True,
+            }
+        ),
+        roleArn=ROLE,
+        input='{"n": 4}',
+        inspectionLevel="DEBUG",
+    )
     assert (task["status"], json.loads(task["output"])) == ("SUCCEEDED", {"d": 8})
     assert json.loads(task["inspectionData"]["result"]) == {"d": 8}
 
@@ -299,12 +424,55 @@ def test_validate_and_test_state(served: Served, sfn: Any) -> None:
         raise ValueError("nope")
 
     served.engine.register_function("boom", boom)
-    caught = sfn.test_state(definition=json.dumps({
-        "Type": "Task", "Resource": "arn:aws:lambda:us-east-1:123456789012:function:boom",
-        "Catch": [{"ErrorEquals": ["States.ALL"], "Next": "Handler"}], "End": True}),
-        roleArn=ROLE, input="{}")
+    caught = sfn.test_state(
+        definition=json.dumps(
+            {
+                "Type": "Task",
+                "Resource": "arn:aws:lambda:us-east-1:123456789012:function:boom",
+                "Catch": [{"ErrorEquals": ["States.ALL"], "Next": "Handler"}],
+                "End": True,
+            }
+        ),
+        roleArn=ROLE,
+        input="{}",
+    )
     assert (caught["status"], caught["nextState"], caught["error"]) == (
-        "CAUGHT_ERROR", "Handler", "ValueError")
-    failed = sfn.test_state(definition=json.dumps({"Type": "Fail", "Error": "E", "Cause": "C"}),
-                            roleArn=ROLE)
+        "CAUGHT_ERROR",
+        "Handler",
+        "ValueError",
+    )
+    failed = sfn.test_state(
+        definition=json.dumps({"Type": "Fail", "Error": "E", "Cause": "C"}), roleArn=ROLE
+    )
     assert (failed["status"], failed["error"], failed["cause"]) == ("FAILED", "E", "C")
+
+
+def test_redrive_on_a_durable_engine(tmp_path: Any) -> None:
+    durable = pytest.importorskip("kbflow.runtime.durable")
+    from conftest import serve
+
+    engine = durable.DurableEngine(tmp_path / "store")
+    fixed = {"ok": False}
+
+    def step(event: Any, ctx: Any) -> Any:
+        if not fixed["ok"]:
+            raise RuntimeError("not yet")
+        return {"done": True}
+
+    engine.register_function("step", step)
+    try:
+        for served in serve(engine):
+            sfn = served.client()
+            arn = create(sfn, "redrivable", {"StartAt": "Step", "States": {"Step": {
+                "Type": "Task", "Resource": "arn:aws:lambda:us-east-1:123456789012:function:step",
+                "End": True}}})
+            run = sfn.start_execution(stateMachineArn=arn, name="r1")["executionArn"]
+            failed = wait_done(sfn, run)
+            assert (failed["status"], failed["redriveStatus"]) == ("FAILED", "REDRIVABLE")
+            fixed["ok"] = True
+            assert sfn.redrive_execution(executionArn=run)["redriveDate"]
+            done = wait_done(sfn, run)
+            assert done["status"] == "SUCCEEDED" and json.loads(done["output"]) == {"done": True}
+            assert done["redriveCount"] == 1
+    finally:
+        engine.close()

@@ -32,16 +32,21 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     store = tmp_path_factory.mktemp("store")
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     log = (store / "console.log").open("w")
-    proc = subprocess.Popen([str(BIN / "kbflow"), "console", "--port", str(port),
-                             "--store", str(store)], env=env, stdout=log,
-                            stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        [str(BIN / "kbflow"), "console", "--port", str(port), "--store", str(store)],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
         while True:
             if proc.poll() is not None:
-                raise AssertionError("kbflow console exited: "
-                                     + (store / "console.log").read_text())
+                raise AssertionError(
+                    "kbflow console exited: " + (store / "console.log").read_text()
+                )
             try:
                 httpx.get(url + "/", timeout=1)
                 break
@@ -62,21 +67,37 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 def aws(url: str, *args: str) -> Any:
     """Run the AWS CLI against the server; return its parsed JSON output."""
-    env = {**os.environ, "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
-           "AWS_DEFAULT_REGION": "us-east-1", "AWS_PAGER": "", "AWS_CONFIG_FILE": os.devnull,
-           "AWS_SHARED_CREDENTIALS_FILE": os.devnull}
+    env = {
+        **os.environ,
+        "AWS_ACCESS_KEY_ID": "test",
+        "AWS_SECRET_ACCESS_KEY": "test",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_PAGER": "",
+        "AWS_CONFIG_FILE": os.devnull,
+        "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+    }
     assert AWS is not None
-    done = subprocess.run([AWS, "stepfunctions", *args, "--endpoint-url", url, "--output",
-                           "json"], env=env, capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [AWS, "stepfunctions", *args, "--endpoint-url", url, "--output", "json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     if done.returncode != 0:
         raise RuntimeError(done.stderr)
     return json.loads(done.stdout) if done.stdout.strip() else None
 
 
 def test_flows_registered_on_start(server: str) -> None:
-    sfn = boto3.client("stepfunctions", endpoint_url=server, region_name="us-east-1",
-                       aws_access_key_id="t", aws_secret_access_key="t",
-                       config=Config(retries={"max_attempts": 1}))
+    sfn = boto3.client(
+        "stepfunctions",
+        endpoint_url=server,
+        region_name="us-east-1",
+        aws_access_key_id="t",
+        aws_secret_access_key="t",
+        config=Config(retries={"max_attempts": 1}),
+    )
     names = {m["name"] for m in sfn.list_state_machines()["stateMachines"]}
     assert {"kbflow-ingestion", "kbflow-reindex", "kbflow-human-review"} <= names
 
@@ -84,17 +105,37 @@ def test_flows_registered_on_start(server: str) -> None:
 @pytest.mark.skipif(AWS is None, reason="the AWS CLI (pip install awscli) is not installed")
 def test_aws_cli_crud_and_execution(server: str, tmp_path: Path) -> None:
     definition = tmp_path / "m.json"
-    definition.write_text(json.dumps({"StartAt": "Hello", "States": {"Hello": {
-        "Type": "Pass", "Parameters": {"greeting.$": "States.Format('hi {}', $.who)"},
-        "End": True}}}))
-    created = aws(server, "create-state-machine", "--name", "cli-hello", "--definition",
-                  f"file://{definition}", "--role-arn", "arn:aws:iam::123456789012:role/r")
+    definition.write_text(
+        json.dumps(
+            {
+                "StartAt": "Hello",
+                "States": {
+                    "Hello": {
+                        "Type": "Pass",
+                        "Parameters": {"greeting.$": "States.Format('hi {}', $.who)"},
+                        "End": True,
+                    }
+                },
+            }
+        )
+    )
+    created = aws(
+        server,
+        "create-state-machine",
+        "--name",
+        "cli-hello",
+        "--definition",
+        f"file://{definition}",
+        "--role-arn",
+        "arn:aws:iam::123456789012:role/r",
+    )
     arn = created["stateMachineArn"]
     assert arn.endswith(":stateMachine:cli-hello")
     listed = aws(server, "list-state-machines")["stateMachines"]
     assert "cli-hello" in {m["name"] for m in listed}
-    run = aws(server, "start-execution", "--state-machine-arn", arn, "--input",
-              '{"who": "kb"}')["executionArn"]
+    run = aws(server, "start-execution", "--state-machine-arn", arn, "--input", '{"who": "kb"}')[
+        "executionArn"
+    ]
     for _ in range(100):
         described = aws(server, "describe-execution", "--execution-arn", run)
         if described["status"] != "RUNNING":
@@ -110,8 +151,9 @@ def test_aws_cli_crud_and_execution(server: str, tmp_path: Path) -> None:
 
 
 def test_non_loopback_needs_token() -> None:
-    result = CliRunner().invoke(console, ["--host", "0.0.0.0", "--port", "0"], env={
-        "KBFLOW_CONSOLE_TOKEN": ""})
+    result = CliRunner().invoke(
+        console, ["--host", "0.0.0.0", "--port", "0"], env={"KBFLOW_CONSOLE_TOKEN": ""}
+    )
     assert result.exit_code == 2
     assert "needs --auth-token" in result.output
     short = CliRunner().invoke(console, ["--host", "0.0.0.0", "--auth-token", "abc"])

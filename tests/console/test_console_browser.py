@@ -19,36 +19,82 @@ import pytest
 from conftest import Served, serve
 
 CHROMIUM = Path("/usr/bin/chromium")
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--no-first-run"]
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
 DOCS_IMG = Path(__file__).resolve().parents[2] / "docs" / "img" / "console.png"
 
 pytestmark = [
-    pytest.mark.skipif(not CHROMIUM.exists(),
-                       reason="needs Debian's Chromium at /usr/bin/chromium "
-                              "(apt-get install -y chromium; scripts/test.sh installs it)"),
+    pytest.mark.skipif(
+        not CHROMIUM.exists(),
+        reason="needs Debian's Chromium at /usr/bin/chromium "
+        "(apt-get install -y chromium; scripts/test.sh installs it)",
+    ),
     pytest.mark.slow,
 ]
 
-MAP_FLOW = {"StartAt": "Fan out", "States": {
-    "Fan out": {"Type": "Map", "ItemsPath": "$.docs", "ResultPath": "$.sizes",
-                "ItemProcessor": {"StartAt": "Size?", "States": {
-                    "Size?": {"Type": "Choice", "Choices": [
-                        {"Variable": "$.pages", "NumericGreaterThan": 10, "Next": "Large"}],
-                        "Default": "Small"},
+MAP_FLOW = {
+    "StartAt": "Fan out",
+    "States": {
+        "Fan out": {
+            "Type": "Map",
+            "ItemsPath": "$.docs",
+            "ResultPath": "$.sizes",
+            "ItemProcessor": {
+                "StartAt": "Size?",
+                "States": {
+                    "Size?": {
+                        "Type": "Choice",
+                        "Choices": [
+                            {"Variable": "$.pages", "NumericGreaterThan": 10, "Next": "Large"}
+                        ],
+                        "Default": "Small",
+                    },
                     "Large": {"Type": "Pass", "Result": "large", "End": True},
-                    "Small": {"Type": "Pass", "Result": "small", "End": True}}},
-                "Next": "Checks"},
-    "Checks": {"Type": "Parallel", "ResultPath": "$.checks", "Branches": [
-        {"StartAt": "Count", "States": {"Count": {"Type": "Pass", "Parameters": {
-            "n.$": "States.ArrayLength($.docs)"}, "End": True}}},
-        {"StartAt": "Audit", "States": {"Audit": {
-            "Type": "Fail", "Error": "Audit.Missing", "Cause": "no audit trail"}}}],
-        "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error",
-                   "Next": "Record gap"}],
-        "Next": "Done"},
-    "Record gap": {"Type": "Pass", "Next": "Done"},
-    "Done": {"Type": "Succeed"}}}
+                    "Small": {"Type": "Pass", "Result": "small", "End": True},
+                },
+            },
+            "Next": "Checks",
+        },
+        "Checks": {
+            "Type": "Parallel",
+            "ResultPath": "$.checks",
+            "Branches": [
+                {
+                    "StartAt": "Count",
+                    "States": {
+                        "Count": {
+                            "Type": "Pass",
+                            "Parameters": {"n.$": "States.ArrayLength($.docs)"},
+                            "End": True,
+                        }
+                    },
+                },
+                {
+                    "StartAt": "Audit",
+                    "States": {
+                        "Audit": {
+                            "Type": "Fail",
+                            "Error": "Audit.Missing",
+                            "Cause": "no audit trail",
+                        }
+                    },
+                },
+            ],
+            "Catch": [
+                {"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "Record gap"}
+            ],
+            "Next": "Done",
+        },
+        "Record gap": {"Type": "Pass", "Next": "Done"},
+        "Done": {"Type": "Succeed"},
+    },
+}
 
 
 @pytest.fixture(scope="module")
@@ -89,14 +135,18 @@ def _status(page: Any, state: str) -> str:
     return next((c[3:] for c in cls.split() if c.startswith("st-")), "")
 
 
-def test_review_approved_from_the_inbox(console: tuple[Served, Any], browser: Any,
-                                        tmp_path: Path) -> None:
+def test_review_approved_from_the_inbox(
+    console: tuple[Served, Any], browser: Any, tmp_path: Path
+) -> None:
     served, setup = console
     sfn = served.client()
     run = sfn.start_execution(
-        stateMachineArn=setup.workflows["human-review"], name="review-handbook",
-        input=json.dumps({"item": {"id": "doc-42", "key": "handbook/benefits.pdf"},
-                          "reason": "pii"}))["executionArn"]
+        stateMachineArn=setup.workflows["human-review"],
+        name="review-handbook",
+        input=json.dumps(
+            {"item": {"id": "doc-42", "key": "handbook/benefits.pdf"}, "reason": "pii"}
+        ),
+    )["executionArn"]
     _wait_pending(served)
     shots = tmp_path / "screenshots"
     shots.mkdir()
@@ -134,6 +184,10 @@ def test_review_approved_from_the_inbox(console: tuple[Served, Any], browser: An
     assert _status(page, "Apply Approval") == "succeeded"
     assert _status(page, "Apply Rejection") == "notreached"
     assert page.locator("table.events td.type", has_text="ExecutionSucceeded").count() == 1
+    page.locator('g.node[data-state="Request Human Review"]').click()
+    page.get_by_role("tab", name="Output").click()
+    assert '"decision": "approve"' in page.locator("#state-details pre").inner_text()
+    page.locator("#review-count.hidden").wait_for(state="attached")  # the inbox is empty
     page.screenshot(path=str(shots / "execution-succeeded.png"))
     output = json.loads(sfn.describe_execution(executionArn=run)["output"])
     assert (output["decision"], output["reviewer"]) == ("approve", "ana@example.com")
@@ -143,14 +197,19 @@ def test_review_approved_from_the_inbox(console: tuple[Served, Any], browser: An
     shutil.copyfile(shots / "execution-succeeded.png", DOCS_IMG)
 
 
-def test_map_parallel_containers_and_filters(console: tuple[Served, Any], browser: Any,
-                                             tmp_path: Path) -> None:
+def test_map_parallel_containers_and_filters(
+    console: tuple[Served, Any], browser: Any, tmp_path: Path
+) -> None:
     served, _ = console
     sfn = served.client()
-    arn = sfn.create_state_machine(name="triage", definition=json.dumps(MAP_FLOW),
-                                   roleArn="arn:aws:iam::123456789012:role/r")["stateMachineArn"]
-    run = sfn.start_execution(stateMachineArn=arn, name="triage-1", input=json.dumps(
-        {"docs": [{"pages": 3}, {"pages": 40}, {"pages": 12}]}))["executionArn"]
+    arn = sfn.create_state_machine(
+        name="triage", definition=json.dumps(MAP_FLOW), roleArn="arn:aws:iam::123456789012:role/r"
+    )["stateMachineArn"]
+    run = sfn.start_execution(
+        stateMachineArn=arn,
+        name="triage-1",
+        input=json.dumps({"docs": [{"pages": 3}, {"pages": 40}, {"pages": 12}]}),
+    )["executionArn"]
     served.engine.wait(run, timeout=30)
     page = browser.new_page(viewport={"width": 1400, "height": 900})
     page.goto(f"{served.url}/#/")
@@ -172,3 +231,32 @@ def test_map_parallel_containers_and_filters(console: tuple[Served, Any], browse
     page.get_by_role("tab", name="Error").click()
     assert "no audit trail" in page.locator("#state-details").inner_text()
     page.screenshot(path=str(tmp_path / "map-parallel.png"))
+
+
+def test_token_protected_console(browser: Any) -> None:
+    from kbflow.runtime.api import AppConfig
+    from kbflow.runtime.engine import Engine
+
+    token = "browser-token-0123456789abcdef"
+    engine = Engine()
+    engine.create_state_machine(
+        "guarded", {"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}}
+    )
+    try:
+        for served in serve(engine, AppConfig(auth_token=token)):
+            page = browser.new_page(viewport={"width": 1280, "height": 720})
+            refused = page.goto(f"{served.url}/")
+            assert refused is not None and refused.status == 401
+            page.goto(f"{served.url}/?token={token}#/machines")
+            page.locator("a", has_text="guarded").wait_for()
+            assert "token" not in page.url  # moved into an HttpOnly cookie
+            page.locator("button", has_text="Start execution").click()
+            page.get_by_label("Execution name").fill("from-the-browser")
+            page.locator("button.primary", has_text="Start").click()
+            page.locator("#execution-status", has_text="succeeded").wait_for()
+            assert [
+                e["name"]
+                for e in engine.list_executions(engine.list_state_machines()[0]["stateMachineArn"])
+            ] == ["from-the-browser"]
+    finally:
+        engine.close()

@@ -14,20 +14,47 @@ from kbflow.runtime.api.console import mask_tokens
 from kbflow.runtime.api.cost import estimate, transitions
 from kbflow.runtime.api.graph import END, START, graph_of, state_runs, taken_transitions
 
-FLOW = {"StartAt": "Each", "States": {
-    "Each": {"Type": "Map", "ItemsPath": "$.items", "ItemProcessor": {"StartAt": "Work", "States": {
-        "Work": {"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:123456789012:function:flaky",
-                 "Retry": [{"ErrorEquals": ["Flaky"], "IntervalSeconds": 1, "MaxAttempts": 2,
-                            "BackoffRate": 1}],
-                 "End": True}}}, "ResultPath": "$.results", "Next": "Both"},
-    "Both": {"Type": "Parallel", "Branches": [
-        {"StartAt": "Ok", "States": {"Ok": {"Type": "Pass", "End": True}}},
-        {"StartAt": "Boom", "States": {"Boom": {"Type": "Fail", "Error": "X.Err"}}}],
-        "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "Recover"}],
-        "Next": "Done"},
-    "Recover": {"Type": "Pass", "Next": "Done"},
-    "Never": {"Type": "Pass", "Next": "Done"},
-    "Done": {"Type": "Succeed"}}}
+FLOW = {
+    "StartAt": "Each",
+    "States": {
+        "Each": {
+            "Type": "Map",
+            "ItemsPath": "$.items",
+            "ItemProcessor": {
+                "StartAt": "Work",
+                "States": {
+                    "Work": {
+                        "Type": "Task",
+                        "Resource": "arn:aws:lambda:us-east-1:123456789012:function:flaky",
+                        "Retry": [
+                            {
+                                "ErrorEquals": ["Flaky"],
+                                "IntervalSeconds": 1,
+                                "MaxAttempts": 2,
+                                "BackoffRate": 1,
+                            }
+                        ],
+                        "End": True,
+                    }
+                },
+            },
+            "ResultPath": "$.results",
+            "Next": "Both",
+        },
+        "Both": {
+            "Type": "Parallel",
+            "Branches": [
+                {"StartAt": "Ok", "States": {"Ok": {"Type": "Pass", "End": True}}},
+                {"StartAt": "Boom", "States": {"Boom": {"Type": "Fail", "Error": "X.Err"}}},
+            ],
+            "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "Recover"}],
+            "Next": "Done",
+        },
+        "Recover": {"Type": "Pass", "Next": "Done"},
+        "Never": {"Type": "Pass", "Next": "Done"},
+        "Done": {"Type": "Succeed"},
+    },
+}
 
 
 def test_graph_of_containers_and_edges() -> None:
@@ -42,8 +69,9 @@ def test_graph_of_containers_and_edges() -> None:
     assert ("Each\0end", "Both", "next") in edges  # leaving a container from its join node
     assert ("Both\0end", "Recover", "catch") in edges
     assert ("Done", END, "end") in edges
-    assert not any(e["source"].endswith("\0box") or e["target"].endswith("\0box")
-                   for e in graph["edges"])  # no edge touches a container
+    assert not any(
+        e["source"].endswith("\0box") or e["target"].endswith("\0box") for e in graph["edges"]
+    )  # no edge touches a container
 
 
 def _run_flow(served: Served) -> tuple[str, list[dict[str, Any]]]:
@@ -61,10 +89,12 @@ def _run_flow(served: Served) -> tuple[str, list[dict[str, Any]]]:
 
     served.engine.register_function("flaky", flaky)
     sfn = served.client()
-    arn = sfn.create_state_machine(name="views", definition=json.dumps(FLOW),
-                                   roleArn="arn:aws:iam::123456789012:role/r")["stateMachineArn"]
-    run = sfn.start_execution(stateMachineArn=arn, name="v1",
-                              input=json.dumps({"items": [1, 2, 3]}))["executionArn"]
+    arn = sfn.create_state_machine(
+        name="views", definition=json.dumps(FLOW), roleArn="arn:aws:iam::123456789012:role/r"
+    )["stateMachineArn"]
+    run = sfn.start_execution(
+        stateMachineArn=arn, name="v1", input=json.dumps({"items": [1, 2, 3]})
+    )["executionArn"]
     result = served.engine.wait(run, timeout=30)
     assert result["Status"] == "SUCCEEDED"
     return run, served.engine.history(run)
@@ -83,8 +113,14 @@ def test_state_runs_statuses(served: Served) -> None:
     assert "Never" not in runs  # not reached
     assert json.loads(runs["Recover"].output)["error"]["Error"] == "X.Err"
     taken = set(taken_transitions(events))
-    assert {("Each", "Work"), ("Each", "Both"), ("Both", "Ok"), ("Both", "Boom"),
-            ("Both", "Recover"), ("Recover", "Done")} <= taken
+    assert {
+        ("Each", "Work"),
+        ("Each", "Both"),
+        ("Both", "Ok"),
+        ("Both", "Boom"),
+        ("Both", "Recover"),
+        ("Recover", "Done"),
+    } <= taken
     assert ("Both", "Done") not in taken and not any("Never" in t for t in taken)
     running = state_runs(events[:6], "RUNNING")
     assert any(r.status == "running" for r in running.values())
@@ -106,8 +142,12 @@ def test_console_lists_and_execution_view(served: Served) -> None:
     base = served.url + "/console/api"
     machines = httpx.get(base + "/state-machines").json()["stateMachines"]
     assert machines[0]["name"] == "views" and machines[0]["counts"] == {"SUCCEEDED": 1}
-    assert [e["name"] for e in httpx.get(base + "/executions", params={
-        "status": "SUCCEEDED", "q": "V1"}).json()["executions"]] == ["v1"]
+    assert [
+        e["name"]
+        for e in httpx.get(base + "/executions", params={"status": "SUCCEEDED", "q": "V1"}).json()[
+            "executions"
+        ]
+    ] == ["v1"]
     assert httpx.get(base + "/executions", params={"status": "FAILED"}).json()["total"] == 0
     view = httpx.get(base + "/execution", params={"arn": run}).json()
     assert view["execution"]["status"] == "SUCCEEDED"
@@ -124,15 +164,28 @@ def test_console_lists_and_execution_view(served: Served) -> None:
 
 def test_live_updates_stream(served: Served) -> None:
     sfn = served.client()
-    arn = sfn.create_state_machine(name="live", roleArn="arn:aws:iam::123456789012:role/r",
-                                   definition=json.dumps({"StartAt": "W", "States": {
-                                       "W": {"Type": "Wait", "Seconds": 1, "Next": "P"},
-                                       "P": {"Type": "Pass", "End": True}}}))["stateMachineArn"]
+    arn = sfn.create_state_machine(
+        name="live",
+        roleArn="arn:aws:iam::123456789012:role/r",
+        definition=json.dumps(
+            {
+                "StartAt": "W",
+                "States": {
+                    "W": {"Type": "Wait", "Seconds": 1, "Next": "P"},
+                    "P": {"Type": "Pass", "End": True},
+                },
+            }
+        ),
+    )["stateMachineArn"]
     run = sfn.start_execution(stateMachineArn=arn)["executionArn"]
     kinds, seen_ids = [], []
     started = time.monotonic()
-    with httpx.stream("GET", served.url + "/console/api/execution/stream",
-                      params={"arn": run, "after": "0"}, timeout=20) as response:
+    with httpx.stream(
+        "GET",
+        served.url + "/console/api/execution/stream",
+        params={"arn": run, "after": "0"},
+        timeout=20,
+    ) as response:
         assert response.headers["content-type"].startswith("text/event-stream")
         kind = None
         for line in response.iter_lines():
@@ -154,4 +207,42 @@ def test_mask_tokens() -> None:
     text = json.dumps({"Payload": {"task_token": token, "x": 1}})
     assert token not in mask_tokens(text)
     assert mask_tokens({"taskToken": token, "n": [text]}) == {
-        "taskToken": "***", "n": [text.replace(token, "***")]}
+        "taskToken": "***",
+        "n": [text.replace(token, "***")],
+    }
+
+
+def test_distributed_map_view(served: Served) -> None:
+    sfn = served.client()
+    arn = sfn.create_state_machine(
+        name="dist",
+        roleArn="arn:aws:iam::123456789012:role/r",
+        definition=json.dumps(
+            {
+                "StartAt": "M",
+                "States": {
+                    "M": {
+                        "Type": "Map",
+                        "ItemsPath": "$.items",
+                        "Label": "Fan",
+                        "ItemProcessor": {
+                            "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+                            "StartAt": "Echo",
+                            "States": {"Echo": {"Type": "Pass", "End": True}},
+                        },
+                        "End": True,
+                    }
+                },
+            }
+        ),
+    )["stateMachineArn"]
+    run = sfn.start_execution(stateMachineArn=arn, input='{"items": [1, 2, 3]}')["executionArn"]
+    served.engine.wait(run, timeout=20)
+    base = served.url + "/console/api/execution"
+    state = httpx.get(base, params={"arn": run}).json()["states"]["M"]
+    assert state["iterations"] == {"total": 3, "succeeded": 3, "failed": 0, "mapRun": 1}
+    assert len(state["children"]) == 3 and {c["status"] for c in state["children"]} == {"SUCCEEDED"}
+    child = httpx.get(base, params={"arn": state["children"][0]["executionArn"]}).json()
+    assert child["stateMachine"]["name"] == "dist/Fan"
+    assert [n["id"] for n in child["graph"]["nodes"]] == [START, END, "Echo"]
+    assert child["states"]["Echo"]["status"] == "succeeded"

@@ -24,29 +24,40 @@ AMZ = "application/x-amz-json-1.0"
 def guarded() -> Iterator[Served]:
     engine = Engine()
     try:
-        yield from serve(engine, AppConfig(auth_token=TOKEN, max_body=64 * 1024,
-                                           settings=Settings(activity_poll_seconds=1)))
+        yield from serve(
+            engine,
+            AppConfig(
+                auth_token=TOKEN, max_body=64 * 1024, settings=Settings(activity_poll_seconds=1)
+            ),
+        )
     finally:
         engine.close()
 
 
-def post(url: str, body: bytes | str, *, target: str = TARGET, ctype: str = AMZ,
-         **headers: str) -> httpx.Response:
-    return httpx.post(url + "/", content=body, timeout=10,
-                      headers={"X-Amz-Target": target, "Content-Type": ctype, **headers})
+def post(
+    url: str, body: bytes | str, *, target: str = TARGET, ctype: str = AMZ, **headers: str
+) -> httpx.Response:
+    return httpx.post(
+        url + "/",
+        content=body,
+        timeout=10,
+        headers={"X-Amz-Target": target, "Content-Type": ctype, **headers},
+    )
 
 
 def test_token_required_everywhere(guarded: Served) -> None:
-    for response in (post(guarded.url, "{}"), httpx.get(guarded.url + "/"),
-                     httpx.get(guarded.url + "/console/api/reviews"),
-                     httpx.get(guarded.url + "/static/console.js")):
+    for response in (
+        post(guarded.url, "{}"),
+        httpx.get(guarded.url + "/"),
+        httpx.get(guarded.url + "/console/api/reviews"),
+        httpx.get(guarded.url + "/static/console.js"),
+    ):
         assert response.status_code == 401
         assert response.json()["__type"].endswith("#AccessDeniedException")
     with pytest.raises(ClientError) as exc:
         guarded.client().list_state_machines()
     assert exc.value.response["Error"]["Code"] == "AccessDeniedException"
-    assert guarded.client(**{"X-Kbflow-Token": TOKEN}).list_state_machines()[
-        "stateMachines"] == []
+    assert guarded.client(**{"X-Kbflow-Token": TOKEN}).list_state_machines()["stateMachines"] == []
     assert post(guarded.url, "{}", **{"X-Kbflow-Token": TOKEN + "x"}).status_code == 401
     page = httpx.get(guarded.url + f"/?token={TOKEN}")
     assert page.status_code == 200 and "kbflow" in page.text
@@ -70,23 +81,40 @@ def test_bad_bodies_are_aws_shaped_400s(guarded: Served) -> None:
         (post(guarded.url, "{nope", **auth), 400, "SerializationException"),
         (post(guarded.url, "[1, 2]", **auth), 400, "SerializationException"),
         (post(guarded.url, b"\xff\xfe", **auth), 400, "SerializationException"),
-        (post(guarded.url, "{}", target="AWSStepFunctions.Explode", **auth), 400,
-         "UnknownOperationException"),
-        (post(guarded.url, "{}", target="Other.ListStateMachines", **auth), 400,
-         "UnknownOperationException"),
+        (
+            post(guarded.url, "{}", target="AWSStepFunctions.Explode", **auth),
+            400,
+            "UnknownOperationException",
+        ),
+        (
+            post(guarded.url, "{}", target="Other.ListStateMachines", **auth),
+            400,
+            "UnknownOperationException",
+        ),
         (post(guarded.url, "{}", ctype="text/plain", **auth), 400, "SerializationException"),
-        (post(guarded.url, json.dumps({"maxResults": "many"}), **auth), 400,
-         "SerializationException"),
-        (post(guarded.url, json.dumps({"maxResults": 5000}), **auth), 400,
-         "ValidationException"),
-        (post(guarded.url, json.dumps({"stateMachineArn": 7}),
-              target="AWSStepFunctions.DescribeStateMachine", **auth), 400,
-         "SerializationException"),
-        (post(guarded.url, "{}", target="AWSStepFunctions.DescribeExecution", **auth), 400,
-         "ValidationException"),
+        (
+            post(guarded.url, json.dumps({"maxResults": "many"}), **auth),
+            400,
+            "SerializationException",
+        ),
+        (post(guarded.url, json.dumps({"maxResults": 5000}), **auth), 400, "ValidationException"),
+        (
+            post(
+                guarded.url,
+                json.dumps({"stateMachineArn": 7}),
+                target="AWSStepFunctions.DescribeStateMachine",
+                **auth,
+            ),
+            400,
+            "SerializationException",
+        ),
+        (
+            post(guarded.url, "{}", target="AWSStepFunctions.DescribeExecution", **auth),
+            400,
+            "ValidationException",
+        ),
         (post(guarded.url, "[" * 100_000 + "]" * 100_000, **auth), 413, "ValidationException"),
-        (post(guarded.url, json.dumps({"x": "a" * 70_000}), **auth), 413,
-         "ValidationException"),
+        (post(guarded.url, json.dumps({"x": "a" * 70_000}), **auth), 413, "ValidationException"),
     ]
     for response, status, code in cases:
         assert response.status_code == status, response.text
@@ -104,15 +132,34 @@ def test_deep_json_is_a_400_not_a_500(served: Served) -> None:
 def _review_machine(served: Served) -> str:
     served.engine.register_function("notify", lambda event, ctx: {"ok": True})
     sfn = served.client()
-    definition = {"StartAt": "Ask", "States": {"Ask": {
-        "Type": "Task", "Resource": "arn:aws:states:::lambda:invoke.waitForTaskToken",
-        "Parameters": {"FunctionName": "notify", "Payload": {
-            "task_token.$": "$$.Task.Token", "item.$": "$.item", "reason": "pii"}},
-        "End": True}}}
-    arn = sfn.create_state_machine(name="t-human-review", definition=json.dumps(definition),
-                                   roleArn="arn:aws:iam::123456789012:role/r")["stateMachineArn"]
-    return str(sfn.start_execution(stateMachineArn=arn, input=json.dumps(
-        {"item": {"id": "doc-1", "key": "a.pdf"}}))["executionArn"])
+    definition = {
+        "StartAt": "Ask",
+        "States": {
+            "Ask": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::lambda:invoke.waitForTaskToken",
+                "Parameters": {
+                    "FunctionName": "notify",
+                    "Payload": {
+                        "task_token.$": "$$.Task.Token",
+                        "item.$": "$.item",
+                        "reason": "pii",
+                    },
+                },
+                "End": True,
+            }
+        },
+    }
+    arn = sfn.create_state_machine(
+        name="t-human-review",
+        definition=json.dumps(definition),
+        roleArn="arn:aws:iam::123456789012:role/r",
+    )["stateMachineArn"]
+    return str(
+        sfn.start_execution(
+            stateMachineArn=arn, input=json.dumps({"item": {"id": "doc-1", "key": "a.pdf"}})
+        )["executionArn"]
+    )
 
 
 def _pending(served: Served) -> list[dict[str, Any]]:
@@ -125,7 +172,8 @@ def _pending(served: Served) -> list[dict[str, Any]]:
 
 
 def test_review_decisions_need_csrf_and_tokens_stay_out_of_logs(
-        served: Served, caplog: pytest.LogCaptureFixture) -> None:
+    served: Served, caplog: pytest.LogCaptureFixture
+) -> None:
     for name in ("kbflow", "uvicorn", "starlette"):  # the server side (boto3 logs its requests)
         caplog.set_level(logging.DEBUG, logger=name)
     execution = _review_machine(served)
@@ -134,9 +182,14 @@ def test_review_decisions_need_csrf_and_tokens_stay_out_of_logs(
     decide = served.url + "/console/api/reviews/decide"
     body = {"id": review["id"], "decision": "approve", "reviewer": "ana"}
     assert httpx.post(decide, json=body).status_code == 403  # no CSRF token
-    assert httpx.post(decide, json=body, headers={
-        "X-CSRF-Token": served.config.csrf_token,
-        "Origin": "http://evil.example.com"}).status_code == 403
+    assert (
+        httpx.post(
+            decide,
+            json=body,
+            headers={"X-CSRF-Token": served.config.csrf_token, "Origin": "http://evil.example.com"},
+        ).status_code
+        == 403
+    )
     csrf = {"X-CSRF-Token": served.config.csrf_token}
     assert httpx.post(decide, json={**body, "decision": "maybe"}, headers=csrf).status_code == 400
     assert httpx.post(decide, json={**body, "id": "0" * 24}, headers=csrf).status_code == 409
@@ -157,8 +210,11 @@ def test_review_decisions_need_csrf_and_tokens_stay_out_of_logs(
     view = httpx.get(served.url + "/console/api/execution", params={"arn": execution}).text
     assert token not in view and "***" in view
     assert token not in httpx.get(served.url + "/console/api/reviews").text
-    server_logs = "\n".join(r.getMessage() for r in caplog.records
-                            if r.name.startswith(("kbflow", "uvicorn", "starlette")))
+    server_logs = "\n".join(
+        r.getMessage()
+        for r in caplog.records
+        if r.name.startswith(("kbflow", "uvicorn", "starlette"))
+    )
     assert token not in server_logs
     assert token not in httpx.get(served.url + "/").text
 
@@ -171,20 +227,45 @@ def test_edit_and_reject_decisions(served: Served) -> None:
     review = _pending(served)[0]
     missing = {"id": review["id"], "decision": "edit", "reviewer": "bo"}
     assert httpx.post(decide, json=missing, headers=csrf).status_code == 400  # edit needs text
-    edited = httpx.post(decide, headers=csrf, json={**missing, "text": "Fixed text",
-                                                      "comment": "typo"})
+    edited = httpx.post(
+        decide, headers=csrf, json={**missing, "text": "Fixed text", "comment": "typo"}
+    )
     assert edited.status_code == 200
     assert served.engine.wait(first, timeout=10)["Status"] == "SUCCEEDED"
     assert json.loads(sfn.describe_execution(executionArn=first)["output"]) == {
-        "decision": "edit", "reviewer": "bo", "comment": "typo", "edits": {"text": "Fixed text"}}
+        "decision": "edit",
+        "reviewer": "bo",
+        "comment": "typo",
+        "edits": {"text": "Fixed text"},
+    }
     arn = first.replace(":execution:", ":stateMachine:").rsplit(":", 1)[0]
-    second = sfn.start_execution(stateMachineArn=arn, input=json.dumps(
-        {"item": {"id": "doc-2"}}))["executionArn"]
+    second = sfn.start_execution(stateMachineArn=arn, input=json.dumps({"item": {"id": "doc-2"}}))[
+        "executionArn"
+    ]
     review = _pending(served)[0]
     assert review["executionArn"] == second and review["item"] == {"id": "doc-2"}
-    assert httpx.post(decide, headers=csrf, json={"id": review["id"], "decision": "reject",
-                                                  "reviewer": "cy"}).status_code == 200
+    assert (
+        httpx.post(
+            decide, headers=csrf, json={"id": review["id"], "decision": "reject", "reviewer": "cy"}
+        ).status_code
+        == 200
+    )
     assert served.engine.wait(second, timeout=10)["Status"] == "SUCCEEDED"
     assert json.loads(sfn.describe_execution(executionArn=second)["output"])["decision"] == (
-        "reject")
+        "reject"
+    )
     assert httpx.get(served.url + "/console/api/reviews").json()["reviews"] == []
+
+
+def test_chunked_body_over_the_limit(guarded: Served) -> None:
+    def chunks() -> Iterator[bytes]:
+        yield b'{"name": "'
+        for _ in range(20):
+            yield b"a" * 8192
+        yield b'"}'
+
+    response = httpx.post(guarded.url + "/", content=chunks(), timeout=10, headers={
+        "X-Amz-Target": TARGET, "Content-Type": AMZ, "X-Kbflow-Token": TOKEN})
+    assert "content-length" not in response.request.headers
+    assert response.status_code == 413
+    assert response.json()["__type"].endswith("#ValidationException")

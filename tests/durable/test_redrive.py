@@ -57,6 +57,10 @@ def test_cli_redrive_reruns_only_unsuccessful_items(tmp_path: Path, distributed:
     assert types.count("ExecutionRedriven") == 1
     assert types.index("ExecutionFailed") < types.index("ExecutionRedriven")
     assert types[-1] == "ExecutionSucceeded"
+    after = types[types.index("ExecutionRedriven"):]
+    if not distributed:  # the rerun items show as new events after ExecutionRedriven
+        assert after.count("TaskScheduled") == len(rerun)
+        assert after.count("MapIterationSucceeded") == len(rerun)
     again = kbflow("executions", "redrive", "redrive-me", "--store", str(tmp_path / "s"),
                    "--function", SLOW)
     assert again.returncode == 1 and "ExecutionNotRedrivable" in again.stderr

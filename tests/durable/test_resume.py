@@ -9,8 +9,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import SLOW, journaled_items, kbflow, kill9, log_lines, map_definition, start_kbflow, wait_for_ends
-
+from conftest import (
+    SLOW,
+    journaled_items,
+    kbflow,
+    kill9,
+    log_lines,
+    map_definition,
+    start_kbflow,
+    wait_for_ends,
+)
 from kbflow.runtime.store import Store
 
 ITEMS = 30
@@ -79,6 +87,10 @@ def test_sigkill_mid_map_then_rerun_resumes(tmp_path: Path, flow_file: Callable[
         assert types["MapIterationSucceeded"] == ITEMS
     else:
         assert types["MapRunStarted"] == 1
+        map_runs = store.map_runs(result["executionArn"])
+        assert len(map_runs) == 1  # the replayed Map Run kept its ARN
+        assert map_runs[0]["status"] == "SUCCEEDED"
+        assert map_runs[0]["counts"]["succeeded"] == ITEMS
 
 
 def test_parallel_with_nested_map_resumes(tmp_path: Path, flow_file: Callable[..., Path]) -> None:

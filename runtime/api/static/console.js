@@ -227,9 +227,14 @@ async function executionPage(arn) {
     drawTab();
     const meta = h("div", { class: "meta" }, badge(run ? run.status : "notreached"),
       run && run.entered > 1 ? h("span", { class: "muted" }, `entered ${run.entered} times`) : null,
-      run && run.iterations && run.iterations.total !== undefined ? h("span", { class: "muted" }, `${run.iterations.total} iterations · ${run.iterations.succeeded || 0} succeeded · ${run.iterations.failed || 0} failed`) : null);
+      run && run.iterations && run.iterations.total !== undefined ? h("span", { class: "muted" }, `${run.iterations.total} ${run.iterations.mapRun ? "items" : "iterations"} · ${run.iterations.succeeded || 0} succeeded · ${run.iterations.failed || 0} failed`) : null);
+    const children = run && run.children && run.children.length ? h("div", { class: "children" },
+      h("div", { class: "meta muted" }, "Child executions (Map Run)"),
+      run.children.map((c) => h("div", { class: "child" }, badge(c.status), " ",
+        h("a", { href: `#/execution/${encodeURIComponent(c.executionArn)}` }, c.name)))) : null;
     details.replaceChildren(h("div", { class: "panel-head" }, h("h2", {}, selected), h("span", { class: "spacer" }),
-      h("button", { onclick: () => { selected = null; graph.select(null); drawDetails(); } }, "×")), meta, bar, pane);
+      h("button", { onclick: () => { selected = null; graph.select(null); drawDetails(); } }, "×")),
+      ...[meta, children, bar, pane].filter(Boolean));
   }
   function stepOf() {
     const byId = new Map(); const step = new Map();
@@ -273,7 +278,7 @@ async function executionPage(arn) {
   if (execution.status === "RUNNING") {
     const last = events.length ? events[events.length - 1].id : 0;
     const source = new EventSource(`/console/api/execution/stream?arn=${encodeURIComponent(arn)}&after=${last}`);
-    source.addEventListener("update", (ev) => apply(JSON.parse(ev.data)));
+    source.addEventListener("update", (ev) => { apply(JSON.parse(ev.data)); refreshReviewCount(); });
     source.addEventListener("done", () => source.close());
     source.addEventListener("gone", () => source.close());
     cleanup.push(() => source.close());
@@ -361,6 +366,10 @@ async function route() {
   } catch (e) {
     view.replaceChildren(h("div", { class: "panel empty" }, `Could not load this page: ${e.message}`));
   }
+}
+if (new URLSearchParams(location.search).has("token")) {
+  // The access token is now a cookie; keep it out of the address bar and the history.
+  history.replaceState(null, "", location.pathname + location.hash);
 }
 document.getElementById("endpoint").textContent = `API ${location.origin}`;
 window.addEventListener("hashchange", route);

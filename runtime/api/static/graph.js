@@ -99,7 +99,12 @@ const KbGraph = (() => {
       title.textContent = data.label;
       const sub = el("text", { x: 12, y: 33, class: "sub" }, group);
       sub.textContent = data.type;
+      group.setAttribute("tabindex", "0");
+      group.setAttribute("role", "button");
       group.addEventListener("click", (ev) => { ev.stopPropagation(); onSelect(data.id); });
+      group.addEventListener("keydown", (ev) => {
+        if (ev.key === "Enter" || ev.key === " ") { ev.preventDefault(); onSelect(data.id); }
+      });
       nodeEls.set(data.id, { group, sub, data });
     }
     for (const e of g.edges()) {
@@ -170,8 +175,9 @@ const KbGraph = (() => {
         let text = box.data.label + (box.data.type ? "" : "");
         const kind = graph.nodes.find((n) => n.id === name);
         if (kind && kind.type === "Map") {
-          text = `${name} · Map`;
-          if (it.total !== undefined) text += ` · ${it.total} iteration${it.total === 1 ? "" : "s"}`;
+          text = `${name} · ${it.mapRun ? "Distributed Map" : "Map"}`;
+          const unit = it.mapRun ? "item" : "iteration";
+          if (it.total !== undefined) text += ` · ${it.total} ${unit}${it.total === 1 ? "" : "s"}`;
           if (it.succeeded) text += ` · ${it.succeeded} ✓`;
           if (it.failed) text += ` · ${it.failed} ✗`;
         } else {

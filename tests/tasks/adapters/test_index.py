@@ -17,6 +17,7 @@ from kbflow.errors import ConfigurationError
 from kbflow.tasks.adapters.index import (
     SEARCH_MODES,
     ChunkRecord,
+    Fusion,
     Hit,
     Index,
     IndexedDocument,
@@ -27,6 +28,7 @@ from kbflow.tasks.adapters.index import (
     dedupe_hits,
     fts_query,
     fuse,
+    lexical_coverage,
     search_query,
 )
 from kbflow.tasks.core.evaluation import evaluate_known_items, sample_queries
@@ -382,6 +384,38 @@ def test_concurrent_writers_from_two_processes(tmp_path: Path) -> None:
         assert ix.verify() == []
 
 
+_CRASHER = """
+import os, signal, sys, numpy as np
+from kbflow.tasks.adapters.index import LocalIndex, IndexedDocument, ChunkRecord
+
+class Crashing(LocalIndex):
+    def _replace(self, conn, doc, chunks, matrix):
+        super()._replace(conn, doc, chunks, matrix)  # old chunks deleted, new ones written ...
+        os.kill(os.getpid(), signal.SIGKILL)  # ... and the process dies before COMMIT
+
+ix = Crashing(sys.argv[1])
+ix.upsert(IndexedDocument("apple", "docs/apple.txt", sha256="crash"),
+          [ChunkRecord(i, f"half written zebra {i}") for i in range(50)], np.ones((50, 8)))
+"""
+
+
+def test_a_writer_killed_mid_upsert_leaves_the_old_version(tmp_path: Path) -> None:
+    path = tmp_path / "crash.sqlite3"
+    with LocalIndex(path, dimension=DIM) as ix:
+        ix.upsert(
+            _doc("apple", sha256="s1"), [ChunkRecord(0, "orchard apples")], np.vstack([_vec(0)])
+        )
+    proc = subprocess.run([sys.executable, "-c", _CRASHER, str(path)], capture_output=True)
+    assert proc.returncode == -9, proc.stderr.decode()
+    with LocalIndex(path) as ix:
+        assert ix.verify() == []
+        doc = ix.get_document("apple")
+        assert doc is not None and doc.sha256 == "s1"
+        assert ix.stats() == {"documents": 1, "chunks": 1}
+        assert ix.search("zebra", k=5, mode="lexical") == []
+        assert ix.search("orchard", _vec(0), k=1)[0].doc_id == "apple"
+
+
 # -- fusion ---------------------------------------------------------------------------------
 
 
@@ -446,6 +480,40 @@ def test_fusion_dedupes_documents_and_keeps_best_chunk() -> None:
     assert by_doc == {"a": 2, "b": 1}
     assert len(fuse(lexical, vector, k=10, dedupe=False)) == 5
     assert [h.doc_id for h in dedupe_hits(lexical)] == ["a", "b"]
+
+
+_hit_lists = st.lists(
+    st.tuples(st.sampled_from("abcdefgh"), st.integers(0, 3), st.floats(0.0, 50.0)), max_size=12
+).map(
+    lambda rows: [
+        Hit(key=d, doc_id=d, chunk_index=c, score=s, text=f"{d} words")
+        for d, c, s in sorted(rows, key=lambda r: -r[2])
+    ]
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    _hit_lists, _hit_lists, st.integers(1, 10), st.sampled_from(["convex", "rrf"]), st.booleans()
+)
+def test_fusion_invariants(
+    lexical: list[Hit], vector: list[Hit], k: int, method: Fusion, dedupe: bool
+) -> None:
+    fused = fuse(lexical, vector, k=k, query_text="a words", method=method, dedupe=dedupe)
+    inputs = {(h.doc_id, h.chunk_index, h.text) for h in [*lexical, *vector]}
+    assert len(fused) <= k
+    assert all((h.doc_id, h.chunk_index, h.text) in inputs for h in fused)
+    assert [h.score for h in fused] == sorted((h.score for h in fused), reverse=True)
+    if dedupe:
+        assert len({h.doc_id for h in fused}) == len(fused)
+        expected = len({h.doc_id for h in [*lexical, *vector]})
+    else:
+        expected = len({(h.doc_id, h.chunk_index) for h in [*lexical, *vector]})
+    assert len(fused) == min(k, expected)
+    if method == "convex" and lexical and dedupe and lexical_coverage("a words", lexical) == 1.0:
+        # Full lexical coverage: BM25's own document order comes first, unchanged.
+        bm25_order = [h.doc_id for h in dedupe_hits(lexical)]
+        assert [h.doc_id for h in fused][: len(bm25_order)] == bm25_order[:k]
 
 
 # -- known-item check on real text with the real embedder -----------------------------------

@@ -1,0 +1,337 @@
+"""Measure the main job (`kbflow ingest`) on a folder of documents.
+
+Usage::
+
+    python benchmarks/ingest.py CORPUS [--limit N] [--skip-workers] [--json]
+
+CORPUS is a folder of documents, or a folder made by ``../shared/corpus/fetch-corpus.sh`` (its
+``docs/`` is used). Prints:
+
+- **documents/s** of a real run: the ingestion flow on the embedded engine with the durable
+  store, as ``kbflow ingest`` runs it, and the share of documents quarantined;
+- **time per stage**: each task function's total and mean time, from a plain Python loop;
+- **orchestration overhead**: the same task functions called in a plain Python loop vs.
+  through the engine with one handler thread (so both do the work serially; the difference
+  is what the engine adds: Map Runs, history, data flow, JSON boundaries); target <= 5 %;
+- **speed-up from 1 to 2 workers** on the CPU-bound stages (extract, clean, PII, chunk,
+  embed run in 1 or 2 warm worker processes, ``KBFLOW_EMBED_THREADS=1`` in both); target 1.7x;
+- **known-item MRR@10** for lexical, vector and hybrid search: one 12-word span sampled from
+  each indexed document is the query, a hit is the source document in the top 10; "any" also
+  accepts other documents containing the same span verbatim.
+
+Every run uses a fresh store in a temporary folder; the embedder and the extractor (OCR) are
+loaded once and shared, so model loading is not measured.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from kbflow._host import Host, SharedWorkers
+from kbflow._mainjob import run_ingestion, source_listing
+from kbflow.tasks.adapters.config import Lazy, local_adapters, use_adapters
+from kbflow.tasks.catalog import FUNCTIONS, resolve_handler
+from kbflow.tasks.core.evaluation import evaluate_known_items, sample_queries, span_matches
+from kbflow.tasks.core.ingest import lambda_cause
+from kbflow.tasks.core.summary import iter_docs
+
+EXTRACTORS = {"application/pdf": "ExtractPdf", "text/html": "ExtractHtml",
+              "application/xhtml+xml": "ExtractHtml",
+              "application/vnd.openxmlformats-officedocument.wordprocessingml.document":
+              "ExtractDocx"}
+CHAIN = ("CleanText", "RedactPii", "ChunkText", "EmbedChunks", "IndexDocument", "RecordManifest")
+CPU_STAGES = tuple(fn.name for fn in FUNCTIONS if fn.execution == "cpu")
+
+
+class Shared:
+    """The heavy adapters, loaded once and shared by every run."""
+
+    def __init__(self) -> None:
+        from kbflow.tasks.adapters.embedder import default_local_embedder
+        from kbflow.tasks.adapters.extractors import LocalExtractor
+
+        self.embedder = default_local_embedder()
+        self.embedder.embed(["warm up the embedding model"])
+        self.extractor = LocalExtractor()
+
+    def overrides(self) -> dict[str, Any]:
+        return {"embedder_": self.embedder, "extractor_": Lazy(lambda: self.extractor)}
+
+
+def _extractor_for(media_type: str | None) -> str | None:
+    if not media_type:
+        return None
+    if media_type in EXTRACTORS:
+        return EXTRACTORS[media_type]
+    if media_type.startswith("image/"):
+        return "ExtractImage"
+    return "ExtractText" if media_type.startswith("text/") else None
+
+
+class PlainLoop:
+    """The flow's per-document chain as a plain Python loop over the same handlers."""
+
+    def __init__(self) -> None:
+        self.handlers = {fn.name: resolve_handler(fn.handler) for fn in FUNCTIONS}
+        self.seconds: dict[str, float] = defaultdict(float)
+        self.calls: dict[str, int] = defaultdict(int)
+
+    def call(self, name: str, event: dict[str, Any]) -> dict[str, Any]:
+        start = time.perf_counter()
+        try:
+            return self.handlers[name](json.loads(json.dumps(event)), None)  # type: ignore[no-any-return]
+        finally:
+            self.seconds[name] += time.perf_counter() - start
+            self.calls[name] += 1
+
+    def document(self, plan: dict[str, Any], item: dict[str, Any]) -> dict[str, Any]:
+        doc: dict[str, Any] = {**plan, "key": item["Key"], "size": item["Size"]}
+        try:
+            doc = self.call("FetchDocument", doc)
+            if doc.get("status") == "unchanged":
+                return {"key": doc["key"], "doc_id": doc["doc_id"], "status": "unchanged"}
+            extractor = _extractor_for(doc.get("media_type"))
+            if extractor is None:
+                raise _Unsupported(f"no extractor for the media type of {doc['key']}")
+            for name in (extractor, *CHAIN):
+                doc = self.call(name, doc)
+        except Exception as exc:  # noqa: BLE001 - the flow's Catch: quarantine and go on
+            error = {"Error": type(exc).__name__, "Cause": str(exc)}
+            out = self.call("QuarantineDocument", {**doc, "error": error})
+            return {"key": out["key"], "doc_id": out.get("doc_id"), "status": "quarantined",
+                    "error": out["error"], "cause": out["cause"]}
+        return {"key": doc["key"], "doc_id": doc["doc_id"], "status": "indexed"}
+
+    def run(self, source: Path, adapters: Any) -> tuple[float, dict[str, Any]]:
+        with use_adapters(adapters):
+            start = time.perf_counter()
+            plan = self.call("PlanIngestion", {"source": {"uri": source.as_uri()}})
+            from kbflow.tasks.adapters.objectstore import FILE_BUCKET, iter_objects
+
+            items = list(iter_objects(adapters.objects, FILE_BUCKET, plan["source"]["prefix"]))
+            results = [self.document(plan, item) for item in items]
+            summary = self.call("SummariseIngestion", {**plan, "results": results})
+            return time.perf_counter() - start, summary
+
+
+class _Unsupported(Exception):
+    pass
+
+
+_Unsupported.__name__ = "Kbflow.UnsupportedMediaType"
+
+
+def _serial(host: Host) -> None:
+    """Run every task function of ``host`` on one handler thread (serial, like the loop)."""
+    from kbflow.runtime.invoke import InProcessInvoker
+
+    host.use_invoker(InProcessInvoker(max_workers=1), cpu_only=False)
+
+
+def _engine_run(source: Path, shared: Shared, *, durable: bool,
+                configure: Callable[[Host], None] | None = None) -> tuple[float, Any, Path]:
+    store = Path(tempfile.mkdtemp(prefix="kbflow-bench-"))
+    host = Host(store, file_roots=[source], durable=durable,
+                adapter_overrides=shared.overrides())
+    try:
+        if configure is not None:
+            configure(host)
+        start = time.perf_counter()
+        report = run_ingestion(host, source)
+        return time.perf_counter() - start, report, store
+    finally:
+        host.close()
+
+
+def _worker_run(source: Path, shared: Shared, workers: int) -> float:
+    env_threads = os.environ.get("KBFLOW_EMBED_THREADS")
+    os.environ["KBFLOW_EMBED_THREADS"] = "1"
+
+    def use_workers(host: Host) -> None:
+        from kbflow.tasks.adapters.config import local_environ
+
+        env = {**local_environ(host.store, host.file_roots), "KBFLOW_EMBED_THREADS": "1",
+               "POWERTOOLS_LOG_LEVEL": "ERROR"}
+        host.use_invoker(SharedWorkers(workers, env))
+
+    try:
+        seconds, _, store = _engine_run(source, shared, durable=False, configure=use_workers)
+        shutil.rmtree(store, ignore_errors=True)
+        return seconds
+    finally:
+        if env_threads is None:
+            os.environ.pop("KBFLOW_EMBED_THREADS", None)
+        else:
+            os.environ["KBFLOW_EMBED_THREADS"] = env_threads
+
+
+def _doc_texts(store: Path) -> dict[str, str]:
+    import sqlite3
+
+    texts: dict[str, list[str]] = defaultdict(list)
+    with sqlite3.connect(store / "index.sqlite3") as db:
+        for key, text in db.execute("SELECT d.key, c.text FROM chunks c JOIN documents d "
+                                    "ON d.doc_id = c.doc_id ORDER BY d.key, c.chunk_index"):
+            texts[str(key)].append(str(text))
+    return {key: "\n".join(parts) for key, parts in texts.items()}
+
+
+def known_item_mrr(store: Path, shared: Shared, k: int = 10) -> dict[str, dict[str, float]]:
+    """MRR@k and recall@k per search mode over one 12-word span per indexed document."""
+    adapters = local_adapters(store, embedder_=shared.embedder)
+    docs = _doc_texts(store)
+    queries = sample_queries(docs, words=12, seed=0)
+    accept = span_matches(docs, queries)
+    vectors = dict(zip(queries.values(), shared.embedder.embed(list(queries.values())),
+                       strict=True))
+    out: dict[str, dict[str, float]] = {}
+    for mode in ("lexical", "vector", "hybrid"):
+        def search(text: str, mode: str = mode) -> list[str]:
+            return [h.key for h in adapters.index.search(text, vectors[text], k=k, mode=mode)]
+
+        strict = evaluate_known_items(search, queries, k)
+        lenient = evaluate_known_items(search, queries, k, acceptable=accept)
+        out[mode] = {"mrr": strict.mrr, "recall": strict.recall, "mrr_any": lenient.mrr,
+                     "queries": strict.queries}
+    adapters.index.close()
+    return out
+
+
+def _stage_table(loop: PlainLoop) -> list[dict[str, Any]]:
+    return [{"stage": name, "calls": loop.calls[name], "seconds": round(loop.seconds[name], 3),
+             "mean_ms": round(1000 * loop.seconds[name] / loop.calls[name], 2),
+             "cpu": name in CPU_STAGES}
+            for name in sorted(loop.seconds, key=lambda n: -loop.seconds[n])]
+
+
+def measure(source: Path, *, workers: bool = True) -> dict[str, Any]:
+    """Every figure of the module docstring, as one dict."""
+    shared = Shared()
+    total = len(source_listing_for(source))
+    _warm_up(source, shared)
+    loop = PlainLoop()
+    loop_store = Path(tempfile.mkdtemp(prefix="kbflow-bench-"))
+    loop_seconds, _ = loop.run(source, local_adapters(loop_store, file_roots=[source],
+                                                      **shared.overrides()))
+    serial_seconds, _, serial_store = _engine_run(source, shared, durable=False,
+                                                  configure=_serial)
+    real_seconds, report, real_store = _engine_run(source, shared, durable=True)
+    out: dict[str, Any] = {
+        "documents": total,
+        "run": {"seconds": round(real_seconds, 2), "documents_per_s": total / real_seconds,
+                "indexed": report.indexed, "quarantined": len(report.quarantined),
+                "quarantined_pct": 100 * len(report.quarantined) / max(1, total),
+                "quarantine_reasons": _reasons(report.quarantined),
+                "transitions": report.transitions, "cost_usd": report.estimated_cost_usd},
+        "stages": _stage_table(loop),
+        "overhead": {"loop_s": round(loop_seconds, 2), "engine_serial_s": round(serial_seconds, 2),
+                     "pct": 100 * (serial_seconds / loop_seconds - 1)},
+        "mrr": known_item_mrr(real_store, shared),
+    }
+    if workers:
+        one, two = _worker_run(source, shared, 1), _worker_run(source, shared, 2)
+        out["workers"] = {"one_s": round(one, 2), "two_s": round(two, 2), "speedup": one / two}
+    for store in (loop_store, serial_store, real_store):
+        shutil.rmtree(store, ignore_errors=True)
+    return out
+
+
+def _warm_up(source: Path, shared: Shared) -> None:
+    """One plain-loop pass over a few documents of each type (imports, caches, OCR model)."""
+    by_suffix: dict[str, list[Path]] = defaultdict(list)
+    for path in sorted(p for p in source.rglob("*") if p.is_file()):
+        if len(by_suffix[path.suffix]) < 2:
+            by_suffix[path.suffix].append(path)
+    sample = Path(tempfile.mkdtemp(prefix="kbflow-bench-warm-"))
+    for i, path in enumerate(p for paths in by_suffix.values() for p in paths):
+        shutil.copy2(path, sample / f"{i}{path.suffix}")
+    store = Path(tempfile.mkdtemp(prefix="kbflow-bench-"))
+    PlainLoop().run(sample, local_adapters(store, file_roots=[sample], **shared.overrides()))
+    shutil.rmtree(store, ignore_errors=True)
+    shutil.rmtree(sample, ignore_errors=True)
+
+
+def source_listing_for(source: Path) -> list[dict[str, Any]]:
+    with Host(tempfile.mkdtemp(prefix="kbflow-bench-"), file_roots=[source],
+              durable=False) as host:
+        listing = source_listing(host, source)
+        shutil.rmtree(host.store, ignore_errors=True)
+        return listing
+
+
+def _reasons(quarantined: list[dict[str, str]]) -> dict[str, int]:
+    counts: dict[str, int] = defaultdict(int)
+    for q in quarantined:
+        counts[q["error"]] += 1
+    return dict(counts)
+
+
+def _print(figures: dict[str, Any]) -> None:
+    run = figures["run"]
+    print(f"documents                     {figures['documents']}")
+    print(f"documents/s (kbflow ingest)   {run['documents_per_s']:.2f}   "
+          f"({run['seconds']} s; {run['indexed']} indexed, {run['quarantined']} quarantined = "
+          f"{run['quarantined_pct']:.1f} %: {run['quarantine_reasons']})")
+    print(f"state transitions             {run['transitions']}   est. cost "
+          f"Standard ${run['cost_usd']['standard']:.4f}, Express ${run['cost_usd']['express']:.6f}")
+    print("time per stage (plain loop)   stage: total s, calls, mean ms")
+    for s in figures["stages"]:
+        tag = " (cpu)" if s["cpu"] else ""
+        print(f"  {s['stage'] + tag:26} {s['seconds']:8.2f} s {s['calls']:5d} {s['mean_ms']:9.1f}")
+    o = figures["overhead"]
+    print(f"orchestration overhead        {o['pct']:+.1f} %   (plain loop {o['loop_s']} s, "
+          f"engine with one handler thread {o['engine_serial_s']} s; target <= 5 %)")
+    if "workers" in figures:
+        w = figures["workers"]
+        print(f"speed-up 1 -> 2 workers       {w['speedup']:.2f}x   ({w['one_s']} s -> "
+              f"{w['two_s']} s; target >= 1.7x; {os.cpu_count()} CPUs)")
+    for mode, m in figures["mrr"].items():
+        print(f"MRR@10 {mode:8}              {m['mrr']:.3f}   (recall@10 {m['recall']:.3f}, "
+              f"any-matching-doc MRR {m['mrr_any']:.3f}, {m['queries']} queries)")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("corpus", type=Path)
+    parser.add_argument("--limit", type=int, default=None,
+                        help="use only the first N documents (copied to a temp folder)")
+    parser.add_argument("--skip-workers", action="store_true", help="skip the 1 vs 2 workers runs")
+    parser.add_argument("--json", action="store_true", help="print the figures as JSON")
+    args = parser.parse_args(argv)
+    os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "ERROR")
+    import logging
+
+    logging.getLogger("asyncio").setLevel(logging.CRITICAL)
+    source = (args.corpus / "docs" if (args.corpus / "docs").is_dir() else args.corpus).resolve()
+    if args.limit:
+        source = _subset(source, args.limit)
+    figures = measure(source, workers=not args.skip_workers)
+    if args.json:
+        print(json.dumps(figures, default=str))
+    else:
+        _print(figures)
+    return 0
+
+
+def _subset(source: Path, limit: int) -> Path:
+    files = sorted(p for p in source.rglob("*") if p.is_file())[:limit]
+    target = Path(tempfile.mkdtemp(prefix="kbflow-bench-src-"))
+    for path in files:
+        dest = target / path.relative_to(source)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(path, dest)
+    return target
+
+
+if __name__ == "__main__":
+    sys.exit(main())

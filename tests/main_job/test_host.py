@@ -1,0 +1,98 @@
+"""The main job's host (sdk/_host.py) and report (sdk/_mainjob.py): wiring, workers, cost."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from kbflow._host import Host, worker_threads
+from kbflow._mainjob import (
+    DocumentProgress,
+    count_transitions,
+    estimate_cost,
+    flow_input,
+    run_ingestion,
+)
+from kbflow.errors import ValidationError
+from kbflow.tasks.catalog import FUNCTIONS
+from mainjob_helpers import DOCS, index_snapshot, ingest_json
+
+
+def test_host_registers_every_catalog_function_and_the_three_flows(tmp_path: Path) -> None:
+    with Host(tmp_path / "store", durable=False) as host:
+        assert {fn.function_name() for fn in FUNCTIONS} <= set(host.engine.functions)
+        assert set(host.workflows) == {"ingestion", "reindex", "human-review"}
+        assert host.workflows["human-review"].endswith(":stateMachine:kbflow-human-review")
+        assert host.engine.object_store is host.adapters.objects
+        assert host.durable is False
+
+
+def test_host_uses_the_durable_store_when_the_runtime_has_one(tmp_path: Path) -> None:
+    pytest.importorskip("kbflow.runtime.durable")
+    with Host(tmp_path / "store") as host:
+        assert host.durable is True
+    assert (tmp_path / "store" / "engine.sqlite3").exists()
+
+
+def test_progress_counts_documents_from_history_events(source: Path, tmp_path: Path) -> None:
+    seen: list[int] = []
+    progress = DocumentProgress(3, on_change=lambda p: seen.append(p.done))
+    with Host(tmp_path / "store", file_roots=[source], durable=False) as host:
+        report = run_ingestion(host, source, progress=progress, timeout=120)
+        events: list[Any] = []
+        unsubscribe = host.subscribe(lambda arn, event: events.append(event))
+        unsubscribe()
+        run_ingestion(host, source, timeout=120)
+        assert events == []  # unsubscribed listeners hear nothing
+    assert report.indexed == 3
+    assert sorted(seen) == [1, 2, 3] and progress.counts == {
+        "indexed": 3, "quarantined": 0, "unchanged": 0}
+
+
+def test_a_failed_run_is_reported_with_its_error(source: Path, tmp_path: Path) -> None:
+    def broken(event: Any, context: Any) -> Any:
+        raise RuntimeError("planner exploded")
+
+    with Host(tmp_path / "store", file_roots=[source], durable=False) as host:
+        host.engine.register_function("kbflow-PlanIngestion", broken, timeout_seconds=5)
+        report = run_ingestion(host, source, timeout=60)
+    assert report.status == "FAILED"
+    assert report.to_json()["error"] and "planner exploded" in str(report.cause)
+
+
+def test_run_ingestion_refuses_a_file_as_source(tmp_path: Path) -> None:
+    path = tmp_path / "file.txt"
+    path.write_text("x")
+    with Host(tmp_path / "store", durable=False) as host, pytest.raises(ValidationError):
+        run_ingestion(host, path)
+
+
+def test_worker_processes_give_the_same_index(source: Path, tmp_path: Path) -> None:
+    pytest.importorskip("kbflow.runtime.workers")
+    plain = ingest_json(source, tmp_path / "plain")
+    workers = ingest_json(source, tmp_path / "workers", "--workers", "2")
+    assert workers["status"] == "SUCCEEDED" and workers["indexed"] == len(DOCS)
+    assert workers["index"] == plain["index"]
+    assert index_snapshot(tmp_path / "workers") == index_snapshot(tmp_path / "plain")
+
+
+def test_transitions_count_states_entered_and_retries() -> None:
+    events = [{"type": "ExecutionStarted"}, {"type": "TaskStateEntered"},
+              {"type": "TaskScheduled"}, {"type": "TaskFailed"}, {"type": "TaskScheduled"},
+              {"type": "TaskSucceeded"}, {"type": "TaskStateExited"},
+              {"type": "PassStateEntered"}, {"type": "PassStateExited"}]
+    assert count_transitions(events) == 3  # two states entered + one retry attempt
+
+
+def test_cost_estimate_uses_list_prices() -> None:
+    cost = estimate_cost(1000, [0.05, 1.0])
+    assert cost["standard"] == pytest.approx(0.025)
+    # two requests + (100 ms + 1000 ms) at 64 MB and $0.00001667 per GB-second
+    assert cost["express"] == pytest.approx(2e-6 + 0.00001667 * (64 / 1024) * 1.1, rel=1e-3)
+
+
+def test_flow_input_is_an_absolute_file_uri(tmp_path: Path) -> None:
+    assert flow_input(tmp_path, {"max_bytes": 5}) == {
+        "source": {"uri": tmp_path.resolve().as_uri()}, "options": {"max_bytes": 5}}
+    assert worker_threads(2) >= 1
