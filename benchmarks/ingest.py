@@ -42,8 +42,6 @@ from kbflow._mainjob import run_ingestion, source_listing
 from kbflow.tasks.adapters.config import Lazy, local_adapters, use_adapters
 from kbflow.tasks.catalog import FUNCTIONS, resolve_handler
 from kbflow.tasks.core.evaluation import evaluate_known_items, sample_queries, span_matches
-from kbflow.tasks.core.ingest import lambda_cause
-from kbflow.tasks.core.summary import iter_docs
 
 EXTRACTORS = {"application/pdf": "ExtractPdf", "text/html": "ExtractHtml",
               "application/xhtml+xml": "ExtractHtml",
@@ -214,35 +212,61 @@ def _stage_table(loop: PlainLoop) -> list[dict[str, Any]]:
             for name in sorted(loop.seconds, key=lambda n: -loop.seconds[n])]
 
 
-def measure(source: Path, *, workers: bool = True) -> dict[str, Any]:
-    """Every figure of the module docstring, as one dict."""
-    shared = Shared()
+Emit = Callable[[str, dict[str, Any]], None]
+
+
+def measure_run(source: Path, shared: Shared) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``kbflow ingest`` as users run it (durable store, parallel): run figures and MRR@10."""
     total = len(source_listing_for(source))
-    _warm_up(source, shared)
+    seconds, report, store = _engine_run(source, shared, durable=True)
+    run = {"documents": total, "seconds": round(seconds, 2), "documents_per_s": total / seconds,
+           "indexed": report.indexed, "quarantined": len(report.quarantined),
+           "quarantined_pct": 100 * len(report.quarantined) / max(1, total),
+           "quarantine_reasons": _reasons(report.quarantined),
+           "transitions": report.transitions, "cost_usd": report.estimated_cost_usd}
+    mrr = known_item_mrr(store, shared)
+    shutil.rmtree(store, ignore_errors=True)
+    return run, mrr
+
+
+def measure_overhead(source: Path, shared: Shared) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Stage times (plain loop) and the engine's overhead over the loop, both serial."""
     loop = PlainLoop()
     loop_store = Path(tempfile.mkdtemp(prefix="kbflow-bench-"))
     loop_seconds, _ = loop.run(source, local_adapters(loop_store, file_roots=[source],
                                                       **shared.overrides()))
     serial_seconds, _, serial_store = _engine_run(source, shared, durable=False,
                                                   configure=_serial)
-    real_seconds, report, real_store = _engine_run(source, shared, durable=True)
-    out: dict[str, Any] = {
-        "documents": total,
-        "run": {"seconds": round(real_seconds, 2), "documents_per_s": total / real_seconds,
-                "indexed": report.indexed, "quarantined": len(report.quarantined),
-                "quarantined_pct": 100 * len(report.quarantined) / max(1, total),
-                "quarantine_reasons": _reasons(report.quarantined),
-                "transitions": report.transitions, "cost_usd": report.estimated_cost_usd},
-        "stages": _stage_table(loop),
-        "overhead": {"loop_s": round(loop_seconds, 2), "engine_serial_s": round(serial_seconds, 2),
-                     "pct": 100 * (serial_seconds / loop_seconds - 1)},
-        "mrr": known_item_mrr(real_store, shared),
-    }
-    if workers:
-        one, two = _worker_run(source, shared, 1), _worker_run(source, shared, 2)
-        out["workers"] = {"one_s": round(one, 2), "two_s": round(two, 2), "speedup": one / two}
-    for store in (loop_store, serial_store, real_store):
+    for store in (loop_store, serial_store):
         shutil.rmtree(store, ignore_errors=True)
+    overhead = {"documents": len(source_listing_for(source)), "loop_s": round(loop_seconds, 2),
+                "engine_serial_s": round(serial_seconds, 2),
+                "pct": 100 * (serial_seconds / loop_seconds - 1)}
+    return _stage_table(loop), overhead
+
+
+def measure(source: Path, sample: Path, *, workers: bool = True,
+            emit: Emit | None = None) -> dict[str, Any]:
+    """Every figure of the module docstring; ``sample`` is the subset for the serial figures."""
+    shared = Shared()
+    _warm_up(source, shared)
+    out: dict[str, Any] = {}
+
+    def record(name: str, value: Any) -> None:
+        out[name] = value
+        if emit is not None:
+            emit(name, out)
+
+    run, mrr = measure_run(source, shared)
+    record("run", run)
+    record("mrr", mrr)
+    stages, overhead = measure_overhead(sample, shared)
+    record("stages", stages)
+    record("overhead", overhead)
+    if workers:
+        one, two = _worker_run(sample, shared, 1), _worker_run(sample, shared, 2)
+        record("workers", {"documents": overhead["documents"], "one_s": round(one, 2),
+                           "two_s": round(two, 2), "speedup": one / two})
     return out
 
 
@@ -276,28 +300,34 @@ def _reasons(quarantined: list[dict[str, str]]) -> dict[str, int]:
     return dict(counts)
 
 
-def _print(figures: dict[str, Any]) -> None:
-    run = figures["run"]
-    print(f"documents                     {figures['documents']}")
-    print(f"documents/s (kbflow ingest)   {run['documents_per_s']:.2f}   "
-          f"({run['seconds']} s; {run['indexed']} indexed, {run['quarantined']} quarantined = "
-          f"{run['quarantined_pct']:.1f} %: {run['quarantine_reasons']})")
-    print(f"state transitions             {run['transitions']}   est. cost "
-          f"Standard ${run['cost_usd']['standard']:.4f}, Express ${run['cost_usd']['express']:.6f}")
-    print("time per stage (plain loop)   stage: total s, calls, mean ms")
-    for s in figures["stages"]:
-        tag = " (cpu)" if s["cpu"] else ""
-        print(f"  {s['stage'] + tag:26} {s['seconds']:8.2f} s {s['calls']:5d} {s['mean_ms']:9.1f}")
-    o = figures["overhead"]
-    print(f"orchestration overhead        {o['pct']:+.1f} %   (plain loop {o['loop_s']} s, "
-          f"engine with one handler thread {o['engine_serial_s']} s; target <= 5 %)")
-    if "workers" in figures:
-        w = figures["workers"]
-        print(f"speed-up 1 -> 2 workers       {w['speedup']:.2f}x   ({w['one_s']} s -> "
-              f"{w['two_s']} s; target >= 1.7x; {os.cpu_count()} CPUs)")
-    for mode, m in figures["mrr"].items():
-        print(f"MRR@10 {mode:8}              {m['mrr']:.3f}   (recall@10 {m['recall']:.3f}, "
-              f"any-matching-doc MRR {m['mrr_any']:.3f}, {m['queries']} queries)")
+def _print(name: str, figures: dict[str, Any]) -> None:
+    value = figures[name]
+    if name == "run":
+        print(f"documents                     {value['documents']}")
+        print(f"documents/s (kbflow ingest)   {value['documents_per_s']:.2f}   "
+              f"({value['seconds']} s; {value['indexed']} indexed, {value['quarantined']} "
+              f"quarantined = {value['quarantined_pct']:.1f} %: {value['quarantine_reasons']})")
+        print(f"state transitions             {value['transitions']}   est. cost Standard "
+              f"${value['cost_usd']['standard']:.4f}, Express ${value['cost_usd']['express']:.6f}")
+    elif name == "mrr":
+        for mode, m in value.items():
+            print(f"MRR@10 {mode:8}               {m['mrr']:.3f}   (recall@10 {m['recall']:.3f}, "
+                  f"any-matching-doc MRR {m['mrr_any']:.3f}, {m['queries']} queries)")
+    elif name == "stages":
+        print("time per stage (plain loop)   stage: total s, calls, mean ms")
+        for s in value:
+            tag = " (cpu)" if s["cpu"] else ""
+            print(f"  {s['stage'] + tag:26} {s['seconds']:8.2f} s {s['calls']:5d} "
+                  f"{s['mean_ms']:9.1f}")
+    elif name == "overhead":
+        print(f"orchestration overhead        {value['pct']:+.1f} %   ({value['documents']} docs: "
+              f"plain loop {value['loop_s']} s, engine with one handler thread "
+              f"{value['engine_serial_s']} s; target <= 5 %)")
+    elif name == "workers":
+        print(f"speed-up 1 -> 2 workers       {value['speedup']:.2f}x   "
+              f"({value['documents']} docs: {value['one_s']} s -> {value['two_s']} s; "
+              f"target >= 1.7x; {os.cpu_count()} CPUs)")
+    sys.stdout.flush()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -305,6 +335,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("corpus", type=Path)
     parser.add_argument("--limit", type=int, default=None,
                         help="use only the first N documents (copied to a temp folder)")
+    parser.add_argument("--sample", type=int, default=None,
+                        help="measure stage times, overhead and workers on N documents spread "
+                             "over the corpus (default: all)")
     parser.add_argument("--skip-workers", action="store_true", help="skip the 1 vs 2 workers runs")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     args = parser.parse_args(argv)
@@ -313,18 +346,27 @@ def main(argv: list[str] | None = None) -> int:
 
     logging.getLogger("asyncio").setLevel(logging.CRITICAL)
     source = (args.corpus / "docs" if (args.corpus / "docs").is_dir() else args.corpus).resolve()
+    corpus_docs = source
     if args.limit:
         source = _subset(source, args.limit)
-    figures = measure(source, workers=not args.skip_workers)
+    sample = _subset(source, args.sample, spread=True) if args.sample else source
+    try:
+        figures = measure(source, sample, workers=not args.skip_workers,
+                          emit=None if args.json else _print)
+    finally:
+        for folder in {source, sample} - {corpus_docs}:
+            shutil.rmtree(folder, ignore_errors=True)
     if args.json:
         print(json.dumps(figures, default=str))
-    else:
-        _print(figures)
     return 0
 
 
-def _subset(source: Path, limit: int) -> Path:
-    files = sorted(p for p in source.rglob("*") if p.is_file())[:limit]
+def _subset(source: Path, limit: int, *, spread: bool = False) -> Path:
+    files = sorted(p for p in source.rglob("*") if p.is_file())
+    if spread and len(files) > limit:  # every k-th file: all types, in corpus proportions
+        step = len(files) / limit
+        files = [files[int(i * step)] for i in range(limit)]
+    files = files[:limit]
     target = Path(tempfile.mkdtemp(prefix="kbflow-bench-src-"))
     for path in files:
         dest = target / path.relative_to(source)

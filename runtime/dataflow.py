@@ -12,7 +12,6 @@ AWS's errors with AWS's state prefix.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Mapping
 from typing import Any, Final
 
@@ -104,13 +103,12 @@ def render_jsonata(
     """
     failure: EvaluationFailed | None = None
     try:
-        return _evaluate(value, states, variables, field)
+        return jx.evaluate_template(value, states, variables, field=field)
     except StatesError as exc:
         failure = EvaluationFailed(exc.error, exc.cause, location=getattr(exc, "location", field))
     except jx.JsonataSyntaxError as exc:
         failure = EvaluationFailed(QUERY, str(exc), location=field)
-    # Raised outside the handler so no traceback (holding thread-bound jsonatapy objects in
-    # its frames) stays attached to the error.
+    # Raised outside the handler so the error carries no chained evaluation traceback.
     raise failure
 
 
@@ -125,41 +123,6 @@ def place_result(raw: JSON, result: JSON, path: JsonPath | None | Unset) -> JSON
         return set_path(raw, path, result)
     except ResultPathError as exc:
         raise StatesError(RUNTIME, str(exc)) from exc
-
-
-_LOCAL = threading.local()
-
-
-def _compiled(text: str) -> Any:
-    """A per-thread compiled expression (jsonatapy objects are bound to their thread)."""
-    cache: dict[str, Any] | None = getattr(_LOCAL, "cache", None)
-    if cache is None:
-        cache = _LOCAL.cache = {}
-    expr = cache.get(text)
-    if expr is None:
-        expr = cache[text] = jx.compile_expression.__wrapped__(text)
-    return expr
-
-
-def clear_thread_cache() -> None:
-    """Drop this thread's compiled expressions (must run on the thread that compiled them)."""
-    cache = getattr(_LOCAL, "cache", None)
-    if cache is not None:
-        cache.clear()
-
-
-def _evaluate(value: JSON, states: Mapping[str, JSON], variables: Mapping[str, JSON],
-              field: str) -> JSON:
-    """Walk a JSONata template (as ``jsonata.evaluate_template``), compiling per thread."""
-    if isinstance(value, str):
-        if not jx.is_jsonata(value):
-            return value
-        return _compiled(jx.strip_jsonata(value)).evaluate_field(states, variables, field=field)
-    if isinstance(value, dict):
-        return {k: _evaluate(v, states, variables, f"{field}/{k}") for k, v in value.items()}
-    if isinstance(value, list):
-        return [_evaluate(v, states, variables, f"{field}[{i}]") for i, v in enumerate(value)]
-    return value
 
 
 class Pipeline:

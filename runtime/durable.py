@@ -13,13 +13,14 @@ redrives failed ones (:mod:`kbflow.runtime.redrive`). ::
         engine.recover()              # resume every other orphaned execution in the store
 
 Hooks used (no engine file edited): the engine's ``history_listener``, the resource registry
-(Lambda and ``states:startExecution`` resources are wrapped by the task journal), and
-overrides of ``_start``, ``start_map_child``, ``register_map_run`` and ``finished``.
+(the Lambda, ``states:startExecution`` and activity resources are wrapped by the task
+journal), ``TaskTokens`` (deterministic tokens) and overrides of ``_start``, ``start_child``,
+``start_map_child``, ``register_map_run``, ``finished`` and the read/wait/stop methods (which
+fall back to the store for executions of other processes).
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import hashlib
 import json
@@ -33,26 +34,31 @@ from kbflow.errors import (
     BackendError,
     ExecutionAlreadyExists,
     ExecutionNotFound,
+    StateMachineNotFound,
     StatesError,
 )
 
 from .asl import model as m
 from .asl.errors import error_matches
+from .asl.parse import parse
 from .distributed_map import MapRun
 from .engine import Engine, StateMachineRecord, _timeout
 from .execution import ExecutionRecord, Run
 from .history import payload
-from .integrations import TaskTokens, lambda_function, lambda_invoke, start_execution
-from .plan import StatePlan
+from .integrations import TaskTokens
+from .plan import StatePlan, compile_machine
 from .replay import Journal, ReplayHistory, install_replay_sleep, task_key
 from .store import JournalEntry, Store, owner_alive
-from .tasks import TaskCall, TaskResource
+from .tasks import TaskCall, TaskResource, parse_resource
 
 __all__ = ["DurableEngine"]
 
 JSON = Any
-_JOURNALED: Final = {"lambda-function": lambda_function, "lambda:invoke": lambda_invoke,
-                     "states:startExecution": start_execution}
+_JOURNALED: Final = {  # registry key -> an ARN that resolves to it
+    "lambda-function": "arn:aws:lambda:us-east-1:123456789012:function:any",
+    "lambda:invoke": "arn:aws:states:::lambda:invoke",
+    "states:startExecution": "arn:aws:states:::states:startExecution",
+    "activity": "arn:aws:states:us-east-1:123456789012:activity:any"}
 _NAMESPACE: Final = uuid.UUID("6f1c3a52-4f8e-4a43-9d0e-6b9a4c1d2e70")
 _HEARTBEAT_EVERY: Final = 5.0
 _POLL_EVERY: Final = 0.25
@@ -67,7 +73,7 @@ class DurableTokens(TaskTokens):
         super().__init__()
         self._engine = engine
         self._secret = engine.store.secret()
-        self._counters: dict[int, int] = {}
+        self._counters: dict[str, int] = {}
         self.issued: dict[str, str] = {}
 
     def waiting(self, token: str) -> bool | None:
@@ -79,16 +85,19 @@ class DurableTokens(TaskTokens):
             return False
         return True if pending.future is not None else None
 
+    def restart(self, execution_arn: str) -> None:
+        """Count an execution's tokens from the start again (it is being replayed)."""
+        self._counters.pop(execution_arn, None)
+
     def new_token(self, run: Run) -> str:
         """A deterministic, unguessable token for the next callback task of ``run``."""
-        n = self._counters.get(id(run), 0) + 1
-        self._counters[id(run)] = n
+        arn = run.record.execution_arn
+        n = self._counters.get(arn, 0) + 1
+        self._counters[arn] = n
         raw = f"{self._secret}|{run.record.execution_arn}|{run.record.redrive_count}|{n}"
         token = hashlib.sha256(raw.encode()).hexdigest() * 2
-        self._pending.pop(token, None)
-        from .integrations import _Pending
-
-        self._pending[token] = _Pending(run)
+        issued = super().new_token(run)  # the engine's bookkeeping, under a random token
+        self._pending[token] = self._pending.pop(issued)
         self.issued[token] = run.record.execution_arn
         self._engine.store.put_token(token, run.record.execution_arn, None)
         return token
@@ -117,8 +126,12 @@ class DurableEngine(Engine):
         self._last_beat = 0.0
         self._last_poll = 0.0
         self._closed_map_runs: set[str] = set()
-        for key, resource in _JOURNALED.items():
-            self.resources.register(key, self._journaled(resource))
+        for key, sample in _JOURNALED.items():
+            try:
+                builtin = self.resources.lookup(parse_resource(sample))
+            except StatesError:  # not an integration of this engine version
+                continue
+            self.resources.register(key, self._journaled(builtin))
 
     # ------------------------------------------------------------------ plumbing
 
@@ -130,7 +143,7 @@ class DurableEngine(Engine):
 
     def _tick(self) -> None:
         """Background work on the loop: commit buffered events every ``flush_interval``;
-        every half second save Map Run counts, deliver callbacks sent through the store and
+        every quarter second save Map Run counts, deliver callbacks sent through the store and
         honour stop requests; every few seconds refresh the owner heartbeat."""
         now = time.monotonic()
         beat = now - self._last_beat >= _HEARTBEAT_EVERY
@@ -154,11 +167,13 @@ class DurableEngine(Engine):
                 run.task.cancel()
 
     def close(self) -> None:
-        """Commit what is buffered, stop the loop and close the store."""
+        """Commit what is buffered, stop the loop, release the executions still running (so
+        another engine can resume them at once) and close the store."""
         if self._thread is not None:
             with contextlib.suppress(Exception):  # closing must not fail on a dead loop
                 self._call_soon(self.store.flush)
         super().close()
+        self.store.release()
         self.store.close()
 
     # ------------------------------------------------------------------ state machines
@@ -174,13 +189,29 @@ class DurableEngine(Engine):
                                                            sm.role_arn)
         return arn
 
+    def _machine_of(self, record: ExecutionRecord) -> StateMachineRecord:
+        """The state machine an execution started with: the registered one when it is the same
+        version, else that version rebuilt from the store (a resumed or redriven execution keeps
+        its definition even if the state machine was updated since)."""
+        sm = self._stored_machine(record.state_machine_arn)
+        version = self.store.execution_version(record.execution_arn)
+        if version is None or version == self._versions.get(sm.arn, version):
+            return sm
+        stored = self.store.state_machine(sm.arn, version)
+        if stored is None:
+            return sm
+        machine = parse(json.loads(stored["definition"]))
+        return StateMachineRecord(sm.arn, sm.name, stored["definition"], machine,
+                                  compile_machine(machine), stored["type"], stored["role_arn"],
+                                  sm.creation_date)
+
     def _stored_machine(self, arn: str) -> StateMachineRecord:
         sm = self._machines.get(arn)
         if sm is not None:
             return sm
         stored = self.store.state_machine(arn)
         if stored is None:
-            raise ExecutionNotFound(f"State Machine Does Not Exist: '{arn}'")
+            raise StateMachineNotFound(f"State Machine Does Not Exist: '{arn}'")
         self.create_state_machine(stored["name"], stored["definition"], type=stored["type"],
                                   role_arn=stored["role_arn"])
         return self._machines[arn]
@@ -195,18 +226,24 @@ class DurableEngine(Engine):
             if arn not in self._runs:
                 found = self.store.execution(arn)
                 if found is not None:
-                    return self._existing(found, text)
+                    return self._existing(found, text, nested=parent is not None)
         arn = super()._start(sm_arn, text, name, test_case, parent)
         self.store.insert_execution(self._runs[arn].record, self._versions.get(sm.arn, 1))
         return arn
 
-    def _existing(self, found: tuple[ExecutionRecord, Any, float | None], text: str) -> str:
+    def _existing(self, found: tuple[ExecutionRecord, Any, float | None], text: str, *,
+                  nested: bool = False) -> str:
         record, owner, beat = found
         arn = record.execution_arn
         if record.status == "RUNNING" and not owner_alive(owner, beat):
-            if record.input != text:
+            if not _same_json(record.input, text):
                 raise ExecutionAlreadyExists(f"Execution Already Exists: '{arn}'")
             self._resume(record)
+            return arn
+        if nested and record.status != "RUNNING" and _same_json(record.input, text):
+            # a replayed parent meets the nested execution it had started before the crash
+            sm = self._machine_of(record)
+            self._runs[arn] = self._finished_run(record, sm.plan, sm.name, sm.role_arn)
             return arn
         raise ExecutionAlreadyExists(
             f"Execution Already Exists: '{arn}'" + (
@@ -237,7 +274,7 @@ class DurableEngine(Engine):
         if not self.store.claim(arn, redrive=redriven):
             raise ExecutionAlreadyExists(f"Execution '{arn}' is owned by a live process")
         if plan is None:
-            sm = self._stored_machine(record.state_machine_arn)
+            sm = self._machine_of(record)
             plan, sm_name, role_arn = sm.plan, sm.name, sm.role_arn
             timeout = _timeout(sm.machine)
             if timeout is not None and not redriven:  # TimeoutSeconds counts from the start
@@ -259,6 +296,7 @@ class DurableEngine(Engine):
             history.forget_unsuccessful()
             history.add_new("ExecutionRedriven", {"redriveCount": record.redrive_count})
         self._journals[arn] = Journal(self.store.journal_entries(arn))
+        self.tokens.restart(arn)  # type: ignore[attr-defined]
         self._child_counts = {k: v for k, v in self._child_counts.items() if k[0] != arn}
         self._runs[arn] = run
         run.task = self._loop.create_task(run.execute(self.interpreter))
@@ -294,15 +332,33 @@ class DurableEngine(Engine):
         run.task = self._loop.create_task(run.execute(self.interpreter))
         return run
 
+    def _finished_run(self, record: ExecutionRecord, plan: Any, sm_name: str,
+                      role_arn: str) -> Run:
+        """A Run object for an execution that already ended (its history from the store)."""
+        run = Run(self, record, plan, state_machine_name=sm_name, role_arn=role_arn,
+                  history_limit=self.history_limit)
+        run.history = ReplayHistory(self.clock.now, self.store.event_rows(record.execution_arn),
+                                    limit=self.history_limit, listener=None)
+        run.done.set()
+        return run
+
+    def start_child(self, parent: Run, params: Mapping[str, JSON]) -> Run:
+        """Start a nested execution (``states:startExecution``); without a ``Name`` it gets a
+        deterministic one, so a replayed parent finds the child it had started."""
+        if not params.get("Name"):
+            parent_arn = parent.record.execution_arn
+            key = (parent_arn, "#nested")
+            index = self._child_counts.get(key, 0)
+            self._child_counts[key] = index + 1
+            name = uuid.uuid5(_NAMESPACE, f"{parent_arn}|{parent.record.redrive_count}|{index}")
+            params = {**params, "Name": str(name)}
+        return super().start_child(parent, params)
+
     def _existing_child(self, parent: Run, record: ExecutionRecord, plan: StatePlan,
                         sm_name: str) -> Run:
         if record.status == "SUCCEEDED" or (
                 record.status != "RUNNING" and record.redrive_count >= parent.record.redrive_count):
-            run = Run(self, record, plan.children[0], state_machine_name=sm_name,
-                      role_arn=parent.role_arn, history_limit=self.history_limit)
-            run.history = ReplayHistory(self.clock.now, self.store.event_rows(record.execution_arn),
-                                        limit=self.history_limit, listener=None)
-            run.done.set()
+            run = self._finished_run(record, plan.children[0], sm_name, parent.role_arn)
             self._runs[record.execution_arn] = run
             return run
         redriven = record.status != "RUNNING"
@@ -351,7 +407,8 @@ class DurableEngine(Engine):
         if journal is None:
             journal = self._journals[arn] = Journal()
         key = task_key(call)
-        entry = journal.take(key)
+        start_id = call.frame.prev
+        entry = journal.take(key, start_id)
         if entry is not None:
             if entry.event_id:
                 call.frame.prev = entry.event_id
@@ -364,10 +421,11 @@ class DurableEngine(Engine):
         except StatesError as err:
             caught = any(error_matches(c.error_equals, err.error) for c in call.plan.catchers)
             self.store.journal(arn, journal.next_seq(), JournalEntry(
-                call.plan.name, key, None, err.error, err.cause, caught, call.frame.prev))
+                call.plan.name, key, None, err.error, err.cause, caught, call.frame.prev,
+                start_id))
             raise
         self.store.journal(arn, journal.next_seq(), JournalEntry(
-            call.plan.name, key, payload(result), None, None, False, call.frame.prev))
+            call.plan.name, key, payload(result), None, None, False, call.frame.prev, start_id))
         return result
 
     # ------------------------------------------------------------------ callbacks through the store
@@ -477,6 +535,42 @@ class DurableEngine(Engine):
             page["nextToken"] = str(end)
         return page
 
+    def wait(self, execution_arn: str, timeout: float | None = None) -> dict[str, JSON]:
+        """Block until the execution ends (also one run by another process, via the store)."""
+        try:
+            return super().wait(execution_arn, timeout)
+        except ExecutionNotFound:
+            pass
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            found = self.store.execution(execution_arn)
+            if found is None:
+                raise ExecutionNotFound(f"Execution Does Not Exist: '{execution_arn}'")
+            if found[0].status != "RUNNING":
+                return found[0].describe()
+            if deadline is not None and time.monotonic() >= deadline:
+                raise TimeoutError(f"{execution_arn} still running after {timeout}s")
+            time.sleep(0.1)
+
+    def stop_execution(self, execution_arn: str, *, error: str | None = None,
+                       cause: str | None = None) -> None:
+        """``StopExecution``; for an execution of another process, through the store (its
+        owner stops it), or at once when its owner is dead."""
+        try:
+            super().stop_execution(execution_arn, error=error, cause=cause)
+            return
+        except ExecutionNotFound:
+            found = self.store.execution(execution_arn)
+            if found is None:
+                raise
+        record, owner, beat = found
+        if record.status != "RUNNING":
+            return
+        if owner_alive(owner, beat):
+            self.store.request_stop(execution_arn, error, cause)
+        else:
+            self.store.abort_orphan(execution_arn, error, cause)
+
     def redrive_execution(self, execution_arn: str) -> str:
         """``RedriveExecution``: restart a failed/timed-out/aborted execution where it failed.
 
@@ -488,6 +582,12 @@ class DurableEngine(Engine):
 
         return self._call_soon(lambda: redrive(self, execution_arn))
 
-    async def _wait_all(self) -> None:
-        runs = [r for r in self._runs.values() if r.record.status == "RUNNING"]
-        await asyncio.gather(*(r.done.wait() for r in runs))
+
+def _same_json(a: str, b: str) -> bool:
+    """True when two JSON texts hold the same value (whatever their spacing)."""
+    if a == b:
+        return True
+    try:
+        return bool(json.loads(a) == json.loads(b))
+    except ValueError:
+        return False

@@ -160,9 +160,7 @@ class Engine:
     def close(self) -> None:
         """Stop the engine loop (running executions are abandoned)."""
         if self._thread is not None:
-            from .dataflow import clear_thread_cache
-
-            self._loop.call_soon_threadsafe(clear_thread_cache)
+            # The engine thread's compiled JSONata expressions die with the thread, on it.
             self._loop.call_soon_threadsafe(self._loop.stop)
             self._thread.join(timeout=5)
             self._thread = None
@@ -460,6 +458,11 @@ class Engine:
     def wait(self, execution_arn: str, timeout: float | None = None) -> dict[str, JSON]:
         """Block until the execution ends; return ``describe_execution``.
 
+        While it blocks, a ``VirtualClock`` skips over the timers of the callbacks this
+        execution's result waits for (its own, and those of the nested executions and Map
+        Run children it awaits): this thread cannot send their tokens. Other executions'
+        callbacks still hold virtual time.
+
         Raises:
             TimeoutError: still running after ``timeout`` seconds of real time.
         """
@@ -468,8 +471,20 @@ class Engine:
         async def wait_done() -> None:
             await run.done.wait()
 
-        self._call(wait_done(), timeout)
+        with self.clock.auto_skip(lambda owner: self._holds_up(run, owner)):
+            self._call(wait_done(), timeout)
         return self.describe_execution(execution_arn)
+
+    def _holds_up(self, target: Run, owner: object) -> bool:
+        """True when a callback of ``owner`` holds up ``target``'s result (on the loop)."""
+        while isinstance(owner, Run):
+            if owner is target:
+                return True
+            parent = owner.record.parent_arn
+            if parent is None or not owner.awaited_by_parent:
+                return False
+            owner = self._runs.get(parent)
+        return False
 
     def _run(self, arn: str) -> Run:
         run = self._runs.get(arn)

@@ -155,6 +155,8 @@ class Run:
         self._machine_ctx = {"Id": record.state_machine_arn, "Name": state_machine_name}
         self.role_arn = role_arn
         self.stop_reason: tuple[str | None, str | None] = (None, None)
+        self.awaited_by_parent = True
+        """False for a fire-and-forget ``states:startExecution`` child (see ``Engine.wait``)."""
 
     def context(self, plan: StatePlan) -> dict[str, JSON]:
         """A fresh context object (``$$``) for a state being entered."""

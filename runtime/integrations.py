@@ -259,6 +259,8 @@ async def start_execution(call: TaskCall) -> JSON:
     async def work(call: TaskCall) -> JSON:
         params = call.parameters if isinstance(call.parameters, dict) else {}
         child: Run = call.run.host.start_child(call.run, params)
+        # Fire and forget: the parent's result does not wait for the child (time skipping).
+        child.awaited_by_parent = bool(call.resource.pattern)
         if call.resource.pattern not in ("sync", "sync:2"):
             return {"ExecutionArn": child.record.execution_arn,
                     "StartDate": child.record.start_date.isoformat()}
@@ -312,7 +314,8 @@ class TaskTokens:
             pending.beat = asyncio.Event()
         pending.base = base
         try:
-            with call.run.host.clock.busy():
+            # Holds virtual time so a test can answer, unless someone waits on a result.
+            with call.run.host.clock.awaiting_callback(call.run):
                 return await self._wait_beats(call, pending, timed_out)
         finally:
             if pending.closed is None:

@@ -20,7 +20,7 @@ As on AWS, ``ExecutionNotRedrivable`` is raised when the execution
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Final
 
 from kbflow.errors import ExecutionNotFound, ExecutionNotRedrivable
@@ -30,13 +30,23 @@ from .execution import ExecutionRecord
 if TYPE_CHECKING:
     from .durable import DurableEngine
 
-__all__ = ["REDRIVABLE_PERIOD", "check_redrivable", "prepare_redrive", "redrive"]
+__all__ = ["REDRIVABLE_PERIOD", "check_redrivable", "prepare_redrive", "redrive",
+           "redrive_status"]
 
 REDRIVABLE_PERIOD: Final = timedelta(days=14)
 _UNSUCCESSFUL: Final = frozenset({"FAILED", "TIMED_OUT", "ABORTED"})
 
 
-def check_redrivable(engine: DurableEngine, record: ExecutionRecord, sm_type: str) -> None:
+def redrive_status(record: ExecutionRecord, sm_type: str, now: datetime) -> tuple[str, str | None]:
+    """DescribeExecution's ``redriveStatus`` and ``redriveStatusReason`` of ``record``."""
+    try:
+        check_redrivable(record, sm_type, now)
+    except ExecutionNotRedrivable as exc:
+        return "NOT_REDRIVABLE", str(exc).split(": '")[0]
+    return "REDRIVABLE", None
+
+
+def check_redrivable(record: ExecutionRecord, sm_type: str, now: datetime) -> None:
     """Raise ``ExecutionNotRedrivable`` with AWS's reason when ``record`` cannot be redriven."""
     arn = record.execution_arn
     if record.status not in _UNSUCCESSFUL:
@@ -49,7 +59,7 @@ def check_redrivable(engine: DurableEngine, record: ExecutionRecord, sm_type: st
             f"Child workflow executions of a Distributed Map are redriven with their parent: "
             f"redrive '{record.parent_arn}'")
     stopped = record.stop_date
-    if stopped is not None and engine.clock.now() - stopped > REDRIVABLE_PERIOD:
+    if stopped is not None and now - stopped > REDRIVABLE_PERIOD:
         raise ExecutionNotRedrivable(f"Execution redrivable period exceeded: '{arn}'")
     if record.error == "States.Runtime" and "maximum number of history events" in (
             record.cause or ""):
@@ -80,7 +90,7 @@ def redrive(engine: DurableEngine, execution_arn: str) -> str:
         raise ExecutionNotFound(f"Execution Does Not Exist: '{execution_arn}'")
     record = found[0]
     stored = engine.store.state_machine(record.state_machine_arn)
-    check_redrivable(engine, record, stored["type"] if stored else "STANDARD")
+    check_redrivable(record, stored["type"] if stored else "STANDARD", engine.clock.now())
     live = engine._runs.get(execution_arn)
     if live is not None and live.record.status == "RUNNING":
         raise ExecutionNotRedrivable(f"Execution is RUNNING and cannot be redriven: "

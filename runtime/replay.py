@@ -83,12 +83,22 @@ class Journal:
             self._by_key.setdefault(entry.key, deque()).append(entry)
             self._next = max(self._next, seq + 1)
 
-    def take(self, key: str) -> JournalEntry | None:
-        """The next journaled outcome for ``key`` (removed), or None."""
+    def take(self, key: str, start_id: int = 0) -> JournalEntry | None:
+        """The next journaled outcome for ``key`` (removed), or None.
+
+        Among equal keys (the same task with the same parameters in several branches), the
+        one recorded after the same event (``start_id``) is preferred, so each branch gets its
+        own outcome back and its history continues from its own events.
+        """
         found = self._by_key.get(key)
         if not found:
             return None
-        entry = found.popleft()
+        for entry in found:
+            if entry.start_id == start_id:
+                found.remove(entry)
+                break
+        else:
+            entry = found.popleft()
         if not found:
             del self._by_key[key]
         return entry

@@ -53,6 +53,8 @@ __all__ = ["DB_NAME", "JournalEntry", "Owner", "Store", "dump_details", "owner_a
 
 JSON = Any
 DB_NAME: Final = "engine.sqlite3"
+SCHEMA_VERSION: Final = 2
+"""The layout of ``engine.sqlite3`` (``PRAGMA user_version``)."""
 HEARTBEAT_STALE: Final = 30.0
 """Seconds without a heartbeat after which an owner on another host counts as dead."""
 
@@ -62,7 +64,8 @@ CREATE TABLE IF NOT EXISTS state_machines (
     type TEXT NOT NULL, role_arn TEXT NOT NULL, created REAL NOT NULL,
     PRIMARY KEY (arn, version));
 CREATE TABLE IF NOT EXISTS executions (
-    arn TEXT PRIMARY KEY, name TEXT NOT NULL, state_machine_arn TEXT NOT NULL,
+    n INTEGER PRIMARY KEY, arn TEXT NOT NULL UNIQUE, name TEXT NOT NULL,
+    state_machine_arn TEXT NOT NULL,
     sm_version INTEGER NOT NULL DEFAULT 1, status TEXT NOT NULL, input TEXT NOT NULL,
     output TEXT, error TEXT, cause TEXT, start_date REAL NOT NULL, stop_date REAL,
     redrive_count INTEGER NOT NULL DEFAULT 0, redrive_date REAL, parent_arn TEXT,
@@ -71,13 +74,13 @@ CREATE TABLE IF NOT EXISTS executions (
 CREATE INDEX IF NOT EXISTS executions_sm ON executions (state_machine_arn, start_date);
 CREATE INDEX IF NOT EXISTS executions_status ON executions (status);
 CREATE TABLE IF NOT EXISTS events (
-    execution_arn TEXT NOT NULL, id INTEGER NOT NULL, previous_id INTEGER NOT NULL,
+    execution INTEGER NOT NULL, id INTEGER NOT NULL, previous_id INTEGER NOT NULL,
     timestamp REAL NOT NULL, type TEXT NOT NULL, details TEXT,
-    PRIMARY KEY (execution_arn, id));
+    PRIMARY KEY (execution, id));
 CREATE TABLE IF NOT EXISTS task_journal (
     execution_arn TEXT NOT NULL, seq INTEGER NOT NULL, state TEXT NOT NULL, key TEXT NOT NULL,
     result TEXT, error TEXT, cause TEXT, caught INTEGER NOT NULL DEFAULT 0,
-    event_id INTEGER NOT NULL DEFAULT 0,
+    event_id INTEGER NOT NULL DEFAULT 0, start_id INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (execution_arn, seq)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS map_runs (
     arn TEXT PRIMARY KEY, execution_arn TEXT NOT NULL, status TEXT NOT NULL,
@@ -112,11 +115,15 @@ class Owner:
 
 
 def _start_ticks(pid: int) -> int | None:
+    """The start time of a running process; None if it is gone (or a zombie: it has exited
+    and only waits for its parent to reap it)."""
     try:
         raw = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return None
     fields = raw[raw.rfind(")") + 2:].split()
+    if fields[0] in ("Z", "X", "x"):  # field 3: the process state
+        return None
     return int(fields[19])  # field 22 of the whole line
 
 
@@ -150,6 +157,8 @@ class JournalEntry:
     caught: bool
     event_id: int = 0
     """The id of the task's last history event (replay continues the branch from it)."""
+    start_id: int = 0
+    """The id of the event before the task's first one (tells apart equal keys in branches)."""
 
 
 def _ts(when: datetime | None) -> float | None:
@@ -174,6 +183,9 @@ def dump_details(details: Any) -> str | None:
         return _ENCODE_LOOSE(details)
 
 
+_INSERT_EVENT: Final = "INSERT OR REPLACE INTO events VALUES (?,?,?,?,?,?)"
+_EXEC_N: Final = "(SELECT n FROM executions WHERE arn=?)"
+_INSERT_JOURNAL: Final = "INSERT OR REPLACE INTO task_journal VALUES (?,?,?,?,?,?,?,?,?,?)"
 _EXEC_COLUMNS: Final = ("arn, name, state_machine_arn, status, input, output, error, cause, "
                         "start_date, stop_date, redrive_count, parent_arn, map_run_arn, "
                         "owner_host, owner_pid, owner_started, heartbeat, redrive_date")
@@ -200,13 +212,16 @@ class Store:
         self._db = sqlite3.connect(self.path, timeout=30.0, isolation_level=None,
                                    check_same_thread=False)
         self._db.execute("PRAGMA busy_timeout=30000")
+        self._check_schema()
         if not readonly:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.execute("PRAGMA cache_size=-32768")  # 32 MiB of page cache
             self._db.executescript(_SCHEMA)
+            self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
         self._lock = threading.RLock()
         self._events: list[tuple[Any, ...]] = []
+        self._numbers: dict[str, int] = {}
         self._journal: list[tuple[Any, ...]] = []
         self._oldest = 0.0
         self.batch_events = batch_events
@@ -215,6 +230,16 @@ class Store:
         self.owner = Owner.current()
 
     # ------------------------------------------------------------------ plumbing
+
+    def _check_schema(self) -> None:
+        version = self._db.execute("PRAGMA user_version").fetchone()[0]
+        tables = self._db.execute("SELECT count(*) FROM sqlite_master WHERE type='table' AND "
+                                  "name='executions'").fetchone()[0]
+        if tables and version != SCHEMA_VERSION:
+            self._db.close()
+            raise ConfigurationError(
+                f"{self.path} has store schema version {version}, this kbflow uses "
+                f"{SCHEMA_VERSION}; move the file away to start a new store")
 
     def close(self) -> None:
         """Commit what is buffered and close the connection."""
@@ -239,11 +264,9 @@ class Store:
             db.execute("BEGIN IMMEDIATE")
             try:
                 if self._events:
-                    db.executemany("INSERT OR REPLACE INTO events VALUES (?,?,?,?,?,?)",
-                                   self._events)
+                    db.executemany(_INSERT_EVENT, self._events)
                 if self._journal:
-                    db.executemany("INSERT OR REPLACE INTO task_journal VALUES (?,?,?,?,?,?,?,?,?)",
-                                   self._journal)
+                    db.executemany(_INSERT_JOURNAL, self._journal)
                 if heartbeat:
                     db.execute("UPDATE executions SET heartbeat=? WHERE owner_pid=? AND "
                                "owner_host=? AND status='RUNNING'",
@@ -262,8 +285,11 @@ class Store:
         """Buffer one history event; commit if the batch is full or old."""
         event_type = event["type"]
         details = event.get(details_key(event_type))
+        number = self._numbers.get(execution_arn)
+        if number is None:
+            number = self._number(execution_arn)
         events = self._events
-        events.append((execution_arn, event["id"], event["previousEventId"],
+        events.append((number, event["id"], event["previousEventId"],
                        event["timestamp"].timestamp(), event_type,
                        None if details is None else dump_details(details)))
         n = len(events)
@@ -273,10 +299,18 @@ class Store:
                 time.monotonic() - self._oldest >= self.batch_seconds)):
             self.flush()
 
+    def _number(self, execution_arn: str) -> int:
+        """The integer key of an execution in the events table (cached)."""
+        rows = self._rows("SELECT n FROM executions WHERE arn=?", (execution_arn,))
+        if not rows:
+            raise ConfigurationError(f"execution {execution_arn} is not in the store")
+        number = self._numbers[execution_arn] = int(rows[0][0])
+        return number
+
     def events(self, execution_arn: str) -> list[dict[str, Any]]:
         """Every committed event of an execution, oldest first, as GetExecutionHistory."""
         rows = self._rows("SELECT id, previous_id, timestamp, type, details FROM events "
-                          "WHERE execution_arn=? ORDER BY id", (execution_arn,))
+                          f"WHERE execution={_EXEC_N} ORDER BY id", (execution_arn,))
         out = []
         for event_id, prev, stamp, event_type, details in rows:
             event: dict[str, Any] = {"id": event_id, "previousEventId": prev,
@@ -289,22 +323,24 @@ class Store:
     def event_rows(self, execution_arn: str) -> list[tuple[int, int, float, str, str | None]]:
         """``(id, previous id, timestamp, type, details text)`` of every committed event."""
         return [(r[0], r[1], r[2], r[3], r[4]) for r in self._rows(
-            "SELECT id, previous_id, timestamp, type, details FROM events WHERE execution_arn=? "
-            "ORDER BY id", (execution_arn,))]
+            "SELECT id, previous_id, timestamp, type, details FROM events WHERE "
+            f"execution={_EXEC_N} ORDER BY id", (execution_arn,))]
 
     # ------------------------------------------------------------------ task journal
 
     def journal(self, execution_arn: str, seq: int, entry: JournalEntry) -> None:
         """Record a completed task attempt and commit at once (with the events before it)."""
         self._journal.append((execution_arn, seq, entry.state, entry.key, entry.result,
-                              entry.error, entry.cause, int(entry.caught), entry.event_id))
+                              entry.error, entry.cause, int(entry.caught), entry.event_id,
+                              entry.start_id))
         self.flush()
 
     def journal_entries(self, execution_arn: str) -> list[tuple[int, JournalEntry]]:
         """The journal of an execution, in order."""
-        rows = self._rows("SELECT seq, state, key, result, error, cause, caught, event_id FROM "
-                          "task_journal WHERE execution_arn=? ORDER BY seq", (execution_arn,))
-        return [(r[0], JournalEntry(r[1], r[2], r[3], r[4], r[5], bool(r[6]), r[7]))
+        rows = self._rows("SELECT seq, state, key, result, error, cause, caught, event_id, "
+                          "start_id FROM task_journal WHERE execution_arn=? ORDER BY seq",
+                          (execution_arn,))
+        return [(r[0], JournalEntry(r[1], r[2], r[3], r[4], r[5], bool(r[6]), r[7], r[8]))
                 for r in rows]
 
     def drop_uncaught_errors(self, execution_arn: str) -> int:
@@ -348,9 +384,16 @@ class Store:
         self.flush()
         owner = self.owner
         self._write(
-            "INSERT OR REPLACE INTO executions (arn, name, state_machine_arn, sm_version, status, "
+            "INSERT INTO executions (arn, name, state_machine_arn, sm_version, status, "
             "input, start_date, redrive_count, parent_arn, map_run_arn, owner_host, owner_pid, "
-            "owner_started, heartbeat) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            "owner_started, heartbeat) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(arn) DO "
+            "UPDATE SET name=excluded.name, state_machine_arn=excluded.state_machine_arn, "
+            "sm_version=excluded.sm_version, status=excluded.status, input=excluded.input, "
+            "start_date=excluded.start_date, redrive_count=excluded.redrive_count, "
+            "parent_arn=excluded.parent_arn, map_run_arn=excluded.map_run_arn, "
+            "owner_host=excluded.owner_host, owner_pid=excluded.owner_pid, "
+            "owner_started=excluded.owner_started, heartbeat=excluded.heartbeat, output=NULL, "
+            "error=NULL, cause=NULL, stop_date=NULL",
             (record.execution_arn, record.name, record.state_machine_arn, sm_version,
              record.status, record.input, _ts(record.start_date), record.redrive_count,
              record.parent_arn, record.map_run_arn, owner.host, owner.pid, owner.started,
@@ -361,10 +404,8 @@ class Store:
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
-                self._db.executemany("INSERT OR REPLACE INTO events VALUES (?,?,?,?,?,?)",
-                                     self._events)
-                self._db.executemany(
-                    "INSERT OR REPLACE INTO task_journal VALUES (?,?,?,?,?,?,?,?,?)", self._journal)
+                self._db.executemany(_INSERT_EVENT, self._events)
+                self._db.executemany(_INSERT_JOURNAL, self._journal)
                 self._db.execute(
                     "UPDATE executions SET status=?, output=?, error=?, cause=?, stop_date=? "
                     "WHERE arn=?", (record.status, record.output, record.error, record.cause,
@@ -400,11 +441,25 @@ class Store:
                 raise
         return ok
 
+    def release(self) -> int:
+        """Give up ownership of this process's RUNNING executions (another engine may resume
+        them at once). Returns how many were released."""
+        self.flush()
+        cur = self._write("UPDATE executions SET owner_host=NULL, owner_pid=NULL, "
+                          "owner_started=NULL WHERE status='RUNNING' AND owner_pid=? AND "
+                          "owner_host=?", (self.owner.pid, self.owner.host))
+        return cur.rowcount
+
     def mark_redriven(self, record: ExecutionRecord, when: datetime) -> None:
         """Record a redrive: RUNNING again with the new redrive count."""
         self._write("UPDATE executions SET status='RUNNING', output=NULL, error=NULL, cause=NULL,"
                     " stop_date=NULL, redrive_count=?, redrive_date=? WHERE arn=?",
                     (record.redrive_count, when.timestamp(), record.execution_arn))
+
+    def execution_version(self, arn: str) -> int | None:
+        """The state machine version an execution started with."""
+        rows = self._rows("SELECT sm_version FROM executions WHERE arn=?", (arn,))
+        return int(rows[0][0]) if rows else None
 
     def execution(self, arn: str) -> tuple[ExecutionRecord, Owner | None, float | None] | None:
         """An execution's record, owner and heartbeat."""
@@ -461,12 +516,14 @@ class Store:
             self.flush()
             self._db.execute("BEGIN IMMEDIATE")
             try:
+                number = self._db.execute("SELECT n FROM executions WHERE arn=?",
+                                          (arn,)).fetchone()[0]
                 last = self._db.execute("SELECT coalesce(max(id), 0) FROM events WHERE "
-                                        "execution_arn=?", (arn,)).fetchone()[0]
+                                        "execution=?", (number,)).fetchone()[0]
                 details = {k: v for k, v in (("error", error), ("cause", cause)) if v is not None}
                 now = time.time()
                 self._db.execute("INSERT INTO events VALUES (?,?,?,?,?,?)",
-                                 (arn, last + 1, last, now, "ExecutionAborted",
+                                 (number, last + 1, last, now, "ExecutionAborted",
                                   dump_details(details or None)))
                 self._db.execute("UPDATE executions SET status='ABORTED', error=?, cause=?, "
                                  "stop_date=? WHERE arn=? AND status='RUNNING'",
@@ -543,7 +600,8 @@ class Store:
 
     def iter_all_events(self) -> Iterator[tuple[str, int]]:
         """``(execution_arn, count)`` per execution (diagnostics)."""
-        yield from self._rows("SELECT execution_arn, count(*) FROM events GROUP BY execution_arn")
+        yield from self._rows("SELECT x.arn, count(*) FROM events e JOIN executions x ON "
+                              "x.n=e.execution GROUP BY x.arn")
 
 
 def _is_me(row: tuple[Any, ...], me: Owner) -> bool:

@@ -13,9 +13,10 @@ Semantics, following Lambda:
 
 * **Execution environments.** A function's environment is a worker process
   (``python -m kbflow.runtime.workers``) that imports the handler's module once and serves
-  invocations one at a time, warm, until it is recycled. At most ``max_workers`` processes
+  invocations one at a time, warm, until it is recycled. At most ``max_workers`` invocations
   run at once (default: the CPU count, so CPU-bound handlers use every core); an invocation
-  waits for a free slot. Handlers are named by import path (``module:callable``).
+  waits for a free slot. Idle environments stay warm (up to ``max_environments`` processes,
+  least recently used recycled first). Handlers are named by import path (``module:callable``).
 * **JSON boundary.** Events and results cross the pipe as JSON text.
 * **Timeout.** A handler running past its function timeout is killed (its environment is
   discarded) and the invocation fails with ``Sandbox.Timedout`` /
@@ -192,11 +193,17 @@ class WorkerPool:
         overhead_mb: address space allowed on top of each function's memory size.
         thread_workers: threads for thread-mode functions.
         env: extra environment variables for worker processes.
+        max_environments: worker processes kept alive, idle ones included (default
+            ``4 * max_workers + 8``); past it the least recently used idle one is recycled.
     """
 
     def __init__(self, max_workers: int | None = None, *, overhead_mb: int = DEFAULT_OVERHEAD_MB,
-                 thread_workers: int = 32, env: dict[str, str] | None = None) -> None:
+                 thread_workers: int = 32, env: dict[str, str] | None = None,
+                 max_environments: int | None = None) -> None:
         self.max_workers = max_workers or os.cpu_count() or 1
+        self.max_environments = max(self.max_workers,
+                                    max_environments or 4 * self.max_workers + 8)
+        self._lru: list[_Worker] = []
         self.env = dict(env or {})
         self.overhead_mb = overhead_mb
         self._specs: dict[str, FunctionSpec] = {}
@@ -288,11 +295,12 @@ class WorkerPool:
             idle = self._idle.setdefault(spec.name, [])
             while idle:
                 worker = idle.pop()
+                self._lru.remove(worker)
                 if worker.alive:
                     return worker
                 self._live -= 1
                 worker.kill()
-            victim = self._evict_idle() if self._live >= self.max_workers else None
+            victim = self._evict_idle() if self._live >= self.max_environments else None
             self._live += 1
             self.spawned += 1
         if victim is not None:
@@ -300,16 +308,19 @@ class WorkerPool:
         return _Worker(spec, self.overhead_mb, self.env)
 
     def _evict_idle(self) -> _Worker | None:
-        for workers in self._idle.values():
-            if workers:
-                self._live -= 1
-                return workers.pop(0)
-        return None
+        """The least recently used idle environment (removed from the pool), if any."""
+        if not self._lru:
+            return None
+        victim = self._lru.pop(0)
+        self._idle[victim.spec.name].remove(victim)
+        self._live -= 1
+        return victim
 
     def _checkin(self, worker: _Worker) -> None:
         with self._lock:
             if worker.alive and not self._closed:
                 self._idle.setdefault(worker.spec.name, []).append(worker)
+                self._lru.append(worker)
                 return
             self._live -= 1
         worker.kill()
@@ -320,6 +331,7 @@ class WorkerPool:
             self._closed = True
             workers = [w for ws in self._idle.values() for w in ws]
             self._idle.clear()
+            self._lru.clear()
         for worker in workers:
             worker.kill()
         self._threads.shutdown(wait=False, cancel_futures=True)

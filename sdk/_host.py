@@ -25,7 +25,15 @@ from typing import Any, Final
 
 from kbflow._local import LazyHandler
 
-__all__ = ["DEFAULT_STORE", "Host", "HistoryListener", "worker_threads"]
+__all__ = [
+    "DEFAULT_STORE",
+    "BoundedInvoker",
+    "HistoryListener",
+    "Host",
+    "SharedWorkers",
+    "run_task",
+    "worker_threads",
+]
 
 DEFAULT_STORE: Final = ".kbflow"
 HistoryListener = Callable[[str, Mapping[str, Any]], None]
@@ -97,6 +105,38 @@ class SharedWorkers:
         self.pool.close()
 
 
+class BoundedInvoker:
+    """Runs at most ``limit`` invocations at once on threads; the rest wait *before* starting.
+
+    The function timeout starts when an invocation starts, as on Lambda (where a throttled or
+    queued invocation is not running yet); a plain thread pool of ``limit`` threads would
+    count the time spent queued against the timeout.
+
+    Args:
+        limit: invocations running at once.
+    """
+
+    def __init__(self, limit: int) -> None:
+        from kbflow.runtime.invoke import InProcessInvoker
+
+        self.limit = max(1, limit)
+        self._inner = InProcessInvoker(max_workers=self.limit)
+        self._gate: Any = None
+
+    async def invoke(self, function: Any, event_json: str) -> Any:
+        """Wait for a free slot, then invoke ``function`` (Lambda semantics, timeout included)."""
+        import asyncio
+
+        if self._gate is None:  # created on the engine's loop, on first use
+            self._gate = asyncio.Semaphore(self.limit)
+        async with self._gate:
+            return await self._inner.invoke(function, event_json)
+
+    def close(self) -> None:
+        """Stop the threads."""
+        self._inner.close()
+
+
 def _durable_engine_class() -> Any:
     try:
         from kbflow.runtime.durable import DurableEngine
@@ -111,8 +151,8 @@ class Host:
     Args:
         store: the store folder (created if missing).
         file_roots: folders ``file:///`` sources may read (the ingest SOURCE).
-        workers: how many CPU-bound task invocations run at once (``None``: the engine's
-            default pool). Worker processes are used when the runtime provides them.
+        workers: run CPU-bound task functions in this many shared worker processes (when the
+            runtime provides them); ``None``: on one thread per CPU in this process.
         clock: the engine clock (tests pass a ``VirtualClock``).
         durable: keep executions in ``<store>/engine.sqlite3`` when the engine supports it.
         adapter_overrides: replace adapter fields (tests: a fake embedder or HTTP transport).
@@ -177,9 +217,11 @@ class Host:
         return getattr(self.engine, "store", None) is not None
 
     def _cpu_invoker(self) -> Any:
-        """The invoker of ``cpu`` functions: shared worker processes when available, else threads."""
+        """The ``cpu`` functions' invoker: shared worker processes if available, else threads."""
         if not self.workers:
-            return None
+            # Threads of this process, at most one per CPU: OCR and embedding of many documents
+            # at once would only add memory (each page image is decoded in full).
+            return BoundedInvoker(os.cpu_count() or 1)
         if _worker_pool_class() is not None:
             from kbflow.tasks.adapters.config import local_environ
 
@@ -187,9 +229,7 @@ class Host:
             env["KBFLOW_EMBED_THREADS"] = str(worker_threads(self.workers))
             env.setdefault("POWERTOOLS_LOG_LEVEL", os.environ.get("POWERTOOLS_LOG_LEVEL", "ERROR"))
             return SharedWorkers(self.workers, env)
-        from kbflow.runtime.invoke import InProcessInvoker
-
-        return InProcessInvoker(max_workers=self.workers)
+        return BoundedInvoker(self.workers)
 
     def _register_functions(self) -> None:
         from kbflow.tasks import catalog

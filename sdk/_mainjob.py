@@ -82,7 +82,9 @@ class DocumentProgress:
         on_change: called (with this object) after each counted document.
     """
 
-    def __init__(self, total: int, on_change: Callable[[DocumentProgress], None] | None = None):
+    def __init__(
+        self, total: int, on_change: Callable[[DocumentProgress], None] | None = None
+    ) -> None:
         self.total = total
         self.counts: dict[str, int] = dict.fromkeys(OUTCOME_STATES.values(), 0)
         self.started = time.monotonic()
@@ -205,9 +207,10 @@ def _summary(host: Host, output: Mapping[str, Any]) -> dict[str, Any]:
         return {}
     key = f"runs/{run_id}/summary.json"
     try:
-        return json.loads(host.adapters.objects.get_object(host.adapters.work_bucket, key))
+        found = json.loads(host.adapters.objects.get_object(host.adapters.work_bucket, key))
     except Exception:  # noqa: BLE001 - a missing summary leaves the counts from the output
         return {}
+    return found if isinstance(found, dict) else {}
 
 
 def build_report(host: Host, arn: str, *, resumed: bool = False) -> IngestReport:

@@ -42,7 +42,7 @@ from .protocol import (
     parse_target,
 )
 
-__all__ = ["AppConfig", "Guard", "create_app"]
+__all__ = ["AppConfig", "Guard", "Pages", "create_app"]
 
 JSON = Any
 log = logging.getLogger("kbflow.console")
@@ -226,6 +226,49 @@ def _page(name: str) -> str:
     return resources.files(__package__).joinpath("static", name).read_text(encoding="utf-8")
 
 
+class Pages:
+    """The console page and its one state-changing endpoint (CSRF-checked).
+
+    Args:
+        console: the console's JSON endpoints.
+        config: tokens and limits.
+    """
+
+    def __init__(self, console: ConsoleRoutes, config: AppConfig) -> None:
+        self.console = console
+        self.config = config
+        self.index = _page("index.html").replace("{{CSRF_TOKEN}}", config.csrf_token)
+
+    async def home(self, request: Request) -> Response:
+        """The single-page console; ``?token=`` becomes an HttpOnly cookie."""
+        response = HTMLResponse(self.index, headers=_PAGE_HEADERS)
+        token = request.query_params.get("token")
+        if self.config.auth_token and token:
+            response.set_cookie(TOKEN_COOKIE, token, httponly=True, samesite="strict")
+        return response
+
+    async def decide(self, request: Request) -> Response:
+        """A review decision: needs the page's CSRF token and, if sent, a same-origin Origin."""
+        offered = request.headers.get("x-csrf-token", "")
+        origin = request.headers.get("origin")
+        if not hmac.compare_digest(offered.encode(), self.config.csrf_token.encode()) or (
+            origin is not None and origin.split("://", 1)[-1] != request.headers.get("host")
+        ):
+            return Response(
+                dumps({"message": "CSRF check failed"}),
+                status_code=403,
+                media_type="application/json",
+            )
+        try:
+            return await self.console.decide(request)
+        except _TooLarge:
+            return Response(
+                dumps({"message": "The request body is too large"}),
+                status_code=413,
+                media_type="application/json",
+            )
+
+
 def create_app(backend: EngineBackend, config: AppConfig | None = None) -> ASGIApp:
     """Build the ASGI app (API + console) over ``backend``.
 
@@ -238,45 +281,21 @@ def create_app(backend: EngineBackend, config: AppConfig | None = None) -> ASGIA
     """
     config = config or AppConfig()
     console = ConsoleRoutes(backend)
-    index = _page("index.html").replace("{{CSRF_TOKEN}}", config.csrf_token)
-
-    async def home(request: Request) -> Response:
-        response = HTMLResponse(index, headers=_PAGE_HEADERS)
-        token = request.query_params.get("token")
-        if config.auth_token and token:
-            response.set_cookie(TOKEN_COOKIE, token, httponly=True, samesite="strict")
-        return response
-
-    async def decide(request: Request) -> Response:
-        offered = request.headers.get("x-csrf-token", "")
-        origin = request.headers.get("origin")
-        if not hmac.compare_digest(offered.encode(), config.csrf_token.encode()) or (
-            origin is not None and origin.split("://", 1)[-1] != request.headers.get("host")
-        ):
-            return Response(
-                dumps({"message": "CSRF check failed"}),
-                status_code=403,
-                media_type="application/json",
-            )
-        try:
-            return await console.decide(request)
-        except _TooLarge:
-            return Response(dumps({"message": "too large"}), status_code=413)
-
+    pages = Pages(console, config)
     static = StaticFiles(directory=str(resources.files(__package__).joinpath("static")))
     routes = [
         Route("/", Api(backend, config).handle, methods=["POST"]),
-        Route("/", home, methods=["GET"]),
+        Route("/", pages.home, methods=["GET"]),
         Route("/console/api/state-machines", console.state_machines),
+        Route("/console/api/state-machine", console.state_machine),
         Route("/console/api/executions", console.executions),
         Route("/console/api/execution", console.execution),
         Route("/console/api/execution/stream", console.stream),
         Route("/console/api/reviews", console.reviews),
-        Route("/console/api/reviews/decide", decide, methods=["POST"]),
+        Route("/console/api/reviews/decide", pages.decide, methods=["POST"]),
         Mount("/static", app=static, name="static"),
     ]
-    app = Starlette(routes=routes)
-    return Guard(app, config)
+    return Guard(Starlette(routes=routes), config)
 
 
 _PAGE_HEADERS: Final = {

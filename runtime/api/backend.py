@@ -27,7 +27,7 @@ from kbflow.errors import ExecutionNotFound, StateMachineNotFound
 from .activities import Activities
 from .protocol import ApiError
 
-__all__ = ["EngineBackend", "MachineMeta", "PendingCallback"]
+__all__ = ["EngineBackend", "MachineMeta", "PendingCallback", "execution_shape", "valid_name"]
 
 JSON = Any
 FINAL: Final = frozenset({"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"})
@@ -63,6 +63,11 @@ def _iso(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value) if value else None
 
 
+def valid_name(name: str) -> bool:
+    """Whether ``name`` is a valid state machine or activity name (1-80 of ``A-Za-z0-9_-``)."""
+    return _NAME.match(name) is not None
+
+
 def _redrive_status(status: str, can_redrive: bool) -> tuple[str, str | None]:
     if status == "RUNNING":
         return "NOT_REDRIVABLE", "Execution is RUNNING and cannot be redriven"
@@ -73,8 +78,9 @@ def _redrive_status(status: str, can_redrive: bool) -> tuple[str, str | None]:
     return "REDRIVABLE", None
 
 
-def execution_shape(described: Mapping[str, JSON], *, include_data: bool = True,
-                    can_redrive: bool = False) -> dict[str, JSON]:
+def execution_shape(
+    described: Mapping[str, JSON], *, include_data: bool = True, can_redrive: bool = False
+) -> dict[str, JSON]:
     """An engine ``describe_execution`` result in DescribeExecution's response shape."""
     out: dict[str, JSON] = {
         "executionArn": described["ExecutionArn"],
@@ -151,7 +157,7 @@ class EngineBackend:
         self, name: str, definition: str, *, type: str, role_arn: str, tags: list[dict[str, str]]
     ) -> dict[str, JSON]:
         """CreateStateMachine (idempotent for the same name, definition, type and role)."""
-        if not _NAME.match(name):
+        if not valid_name(name):
             raise ApiError("InvalidName", f"Invalid Name: '{name}'")
         arn = f"arn:aws:states:{self.region}:{self.account}:stateMachine:{name}"
         existing = self._describe_or_none(arn)
@@ -273,13 +279,17 @@ class EngineBackend:
 
     def wait(self, execution_arn: str, timeout: float) -> dict[str, JSON]:
         """Block until the execution ends (StartSyncExecution); DescribeExecution's shape."""
-        return execution_shape(self.engine.wait(execution_arn, timeout=timeout),
-                               can_redrive=self.can_redrive)
+        return execution_shape(
+            self.engine.wait(execution_arn, timeout=timeout), can_redrive=self.can_redrive
+        )
 
     def describe_execution(self, arn: str, *, include_data: bool = True) -> dict[str, JSON]:
         """DescribeExecution."""
-        return execution_shape(self.engine.describe_execution(arn), include_data=include_data,
-                               can_redrive=self.can_redrive)
+        return execution_shape(
+            self.engine.describe_execution(arn),
+            include_data=include_data,
+            can_redrive=self.can_redrive,
+        )
 
     def stop_execution(self, arn: str, error: str | None, cause: str | None) -> dict[str, JSON]:
         """StopExecution (the execution is aborted; a finished one is left as it is)."""

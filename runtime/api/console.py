@@ -24,7 +24,7 @@ from collections.abc import AsyncIterator, Mapping
 from typing import Any, Final
 
 import anyio.to_thread
-from kbflow.errors import KbflowError
+from kbflow.errors import KbflowError, StateMachineNotFound
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
@@ -99,6 +99,19 @@ class ConsoleRoutes:
             out.append({**sm, "counts": counts})
         return out
 
+    async def state_machine(self, request: Request) -> Response:
+        """One state machine: its description and graph."""
+        arn = request.query_params.get("arn", "")
+        try:
+            described = await self._run(self.backend.describe_state_machine, arn)
+        except KbflowError as exc:
+            return _json({"message": str(exc)}, 404)
+        try:
+            definition = json.loads(described["definition"])
+        except ValueError:
+            definition = {}
+        return _json({"stateMachine": described, "graph": graph_of(definition)})
+
     async def executions(self, request: Request) -> Response:
         """Executions filtered by status, name search and state machine."""
         q = request.query_params
@@ -130,7 +143,11 @@ class ConsoleRoutes:
         """The execution page's data; ``events`` only those with an id above ``after``."""
         described = self.backend.describe_execution(arn)
         events = self.backend.history(arn)
-        machine = self.backend.describe_state_machine_for_execution(arn)
+        try:
+            machine = self.backend.describe_state_machine_for_execution(arn)
+        except StateMachineNotFound:  # deleted since: show the run without its graph
+            sm_arn = described["stateMachineArn"]
+            machine = {"stateMachineArn": sm_arn, "name": sm_arn.split(":")[6], "definition": "{}"}
         try:
             definition = json.loads(machine["definition"])
         except ValueError:

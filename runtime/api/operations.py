@@ -12,7 +12,7 @@ import json
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Final
 
-from .backend import EngineBackend
+from .backend import EngineBackend, valid_name
 from .protocol import ApiError, Params
 
 __all__ = ["ASYNC_OPERATIONS", "OPERATIONS", "Settings", "paginate"]
@@ -308,9 +308,7 @@ def send_task_heartbeat(b: EngineBackend, p: Params, s: Settings) -> dict[str, J
 def create_activity(b: EngineBackend, p: Params, s: Settings) -> dict[str, JSON]:
     """CreateActivity."""
     name = p.required("name", max_len=80)
-    from .backend import _NAME
-
-    if not _NAME.match(name):
+    if not valid_name(name):
         raise ApiError("InvalidName", f"Invalid Name: '{name}'")
     out = b.activities.create(name)
     b.remember(out["activityArn"], p.tags())

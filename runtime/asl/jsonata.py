@@ -4,6 +4,7 @@ API summary (for the engine)::
 
     is_jsonata("{% $states.input.a %}")          # exactly "{%" ... "%}" (no outer spaces)
     expr = compile_expression("$states.input.a") # text inside {% %}; cached; JsonataSyntaxError
+                                                 # (an Expression may be used from any thread)
     expr.evaluate(states, variables)             # -> JSON or UNDEFINED (raises JsonataError)
     expr.evaluate_field(states, variables, field="Output")   # -> JSON, AWS errors on failure
     evaluate_template(template, states, variables, field="Arguments")   # objects/arrays walked
@@ -50,17 +51,21 @@ jsonatapy wins on both counts and is used; jsonata-python is not imported.
 
 from __future__ import annotations
 
+import atexit
 import contextvars
+import ctypes
 import functools
 import hashlib
 import inspect
 import math
 import random
 import re
+import threading
 import time
 import uuid
+import weakref
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Final
 
 import jsonatapy
@@ -243,12 +248,10 @@ def _fn_now(picture: Any = None, timezone: Any = None) -> Any:
         return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{ms:03d}Z"
     # $now(picture, timezone) is $fromMillis($millis(), picture, timezone).
     if timezone is None:
-        return _FROM_MILLIS_2.evaluate(None, {"m": millis, "p": picture})
-    return _FROM_MILLIS_3.evaluate(None, {"m": millis, "p": picture, "t": timezone})
-
-
-_FROM_MILLIS_2: Final = jsonatapy.compile("$fromMillis($m, $p)")
-_FROM_MILLIS_3: Final = jsonatapy.compile("$fromMillis($m, $p, $t)")
+        return _compiled("$fromMillis($m, $p)").evaluate(None, {"m": millis, "p": picture})
+    return _compiled("$fromMillis($m, $p, $t)").evaluate(
+        None, {"m": millis, "p": picture, "t": timezone}
+    )
 
 
 def _fn_millis() -> Any:
@@ -276,10 +279,15 @@ _OVERRIDES: Final[dict[str, Callable[..., Any]]] = {
 
 @dataclass(frozen=True, slots=True)
 class Expression:
-    """A compiled JSONata expression. Build with :func:`compile_expression`."""
+    """A compiled JSONata expression. Build with :func:`compile_expression`.
+
+    An Expression holds only its text, so it may be shared between threads: jsonatapy's
+    compiled objects are bound to the thread that compiled them (using one elsewhere panics,
+    dropping one elsewhere reports an error), so each thread evaluates its own copy from a
+    per-thread cache.
+    """
 
     text: str
-    _compiled: Any = field(repr=False)
 
     def evaluate(
         self,
@@ -302,11 +310,12 @@ class Expression:
         bindings["states"] = states
         tokens = (_RNG.set(rng), _NOW.set(now_millis))
         try:
+            # No local names the thread-bound object: a traceback must not carry it away.
             try:
-                result = self._compiled.evaluate(None, bindings)
+                result = _compiled(self.text).evaluate(None, bindings)
             except OverflowError:  # an integer beyond 64 bits: JSONata numbers are doubles
                 bindings = _as_doubles(bindings)
-                result = self._compiled.evaluate(None, bindings)
+                result = _compiled(self.text).evaluate(None, bindings)
             if result is None:
                 return self._disambiguate_none(bindings)
             if not _finite(result):
@@ -322,7 +331,7 @@ class Expression:
 
     def _disambiguate_none(self, bindings: dict[str, JSON]) -> JSON:
         """``evaluate`` maps null, undefined and functions to None; ask again as JSON text."""
-        text = self._compiled.evaluate_json_or_none(None, bindings)
+        text = _compiled(self.text).evaluate_json_or_none(None, bindings)
         if text is None:
             return UNDEFINED
         if text == "null":
@@ -411,9 +420,73 @@ def _as_doubles(value: Any) -> Any:
 def compile_expression(text: str) -> Expression:
     """Compile the text of a JSONata expression (without ``{% %}``), cached.
 
+    The result may be used from any thread (see :class:`Expression`).
+
     Raises:
         JsonataSyntaxError: the text does not parse.
     """
+    _compiled(text)  # check the syntax now (and keep this thread's copy)
+    return Expression(text)
+
+
+THREAD_CACHE_SIZE: Final = 2048
+"""Compiled expressions kept per thread (the oldest is dropped first, on its own thread)."""
+
+
+class _Compiled(dict[str, Any]):
+    """One thread's compiled jsonatapy objects, by expression text."""
+
+    __slots__ = ("__weakref__",)
+
+
+class _ThreadCache(threading.local):
+    """The current thread's :class:`_Compiled`.
+
+    It dies with its thread (CPython clears a thread's locals on that thread when it ends),
+    so no compiled object is dropped on another thread; see :func:`_keep_running_threads_caches`
+    for threads still running at exit.
+    """
+
+    def __init__(self) -> None:
+        self.compiled = _Compiled()
+        _BY_THREAD[threading.get_ident()] = self.compiled
+
+
+_BY_THREAD: Final[weakref.WeakValueDictionary[int, _Compiled]] = weakref.WeakValueDictionary()
+_THREAD_CACHE: Final = _ThreadCache()
+
+
+@atexit.register
+def _keep_running_threads_caches() -> None:
+    """Leak, on purpose, the caches of threads still running at exit.
+
+    Daemon threads (an engine that was never closed) are not cleaned up at exit, but module
+    teardown would free their caches on this thread, which jsonatapy reports as
+    ``RuntimeError: ... is being dropped on another thread``. The process is ending anyway.
+    """
+    me = threading.get_ident()
+    for ident, cache in list(_BY_THREAD.items()):
+        if ident != me:
+            ctypes.pythonapi.Py_IncRef(ctypes.py_object(cache))
+
+
+def _compiled(text: str) -> Any:
+    """This thread's compiled jsonatapy object for ``text`` (compiled on first use)."""
+    found = _THREAD_CACHE.compiled.get(text)
+    if found is None:
+        found = _remember(text, _compile(text))
+    return found
+
+
+def _remember(text: str, compiled: Any) -> Any:
+    cache = _THREAD_CACHE.compiled
+    if len(cache) >= THREAD_CACHE_SIZE:
+        del cache[next(iter(cache))]
+    cache[text] = compiled
+    return compiled
+
+
+def _compile(text: str) -> Any:
     try:
         compiled = jsonatapy.compile(text)
     except ValueError as exc:
@@ -424,7 +497,7 @@ def compile_expression(text: str) -> Expression:
     for name, func in _OVERRIDES.items():
         if f"${name}" in text:
             compiled.register_override(name, _checked(name, func))
-    return Expression(text, compiled)
+    return compiled
 
 
 # --------------------------------------------------------------------------- templates

@@ -1,7 +1,9 @@
 """Strict parser: ASL JSON → the typed model of :mod:`kbflow.runtime.asl.model`.
 
 Unknown fields, wrong types and illegal combinations are collected (never just the first) and
-raised as one :class:`kbflow.errors.DefinitionError` whose problems carry JSON pointers.
+raised as one :class:`kbflow.errors.DefinitionError` whose problems carry JSON pointers; so are
+expressions (paths, templates, intrinsics, JSONata) that do not compile
+(:mod:`kbflow.runtime.asl.expressions`), as CreateStateMachine rejects them.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from typing import Any, Final
 from kbflow.errors import DefinitionError, Problem
 
 from . import model as m
+from .expressions import expression_problems
 from .model import UNSET, Unset
 
 __all__ = ["parse", "parse_text"]
@@ -61,8 +64,9 @@ def parse(doc: Any) -> m.StateMachine:
     """
     parser = _Parser()
     machine = parser.machine(doc, "", None, top=True)
-    if parser.problems:
-        raise DefinitionError(parser.problems)
+    problems = parser.problems + expression_problems(doc)
+    if problems:
+        raise DefinitionError(problems)
     assert isinstance(machine, m.StateMachine)
     return machine
 

@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import click
-
 from kbflow.errors import KbflowError
 
 from ._run import (
@@ -93,8 +92,19 @@ def list_(store: Path, status: str | None, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print DescribeExecution's JSON.")
 def describe(name: str, store: Path, as_json: bool) -> None:
     """Describe execution NAME (a name or an execution ARN)."""
+    from datetime import UTC
+
+    from kbflow.runtime.redrive import redrive_status
+
     db = _store(store)
-    described = _find(db, name).describe()
+    record = _find(db, name)
+    described = record.describe()
+    stored = db.state_machine(record.state_machine_arn)
+    status, reason = redrive_status(record, stored["type"] if stored else "STANDARD",
+                                    datetime.now(UTC))
+    described["RedriveStatus"] = status
+    if reason:
+        described["RedriveStatusReason"] = reason
     described["MapRuns"] = db.map_runs(described["ExecutionArn"])
     if as_json:
         _echo_json(described)

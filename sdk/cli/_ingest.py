@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import click
-
 from kbflow._host import DEFAULT_STORE
 
 __all__ = ["ingest", "quiet_logs", "store_option"]
@@ -38,8 +37,9 @@ def quiet_logs() -> None:
 @click.argument("source", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @store_option
 @click.option("--workers", type=click.IntRange(1, 64), default=None,
-              help="CPU-bound task invocations run at once (worker processes when the runtime "
-                   "has them); default: the engine's pool.")
+              help="Run the CPU-bound stages (extraction, OCR, PII, chunking, embedding) in N "
+                   "warm worker processes shared by all stages; default: one thread per CPU in "
+                   "this process.")
 @click.option("--max-bytes", type=click.IntRange(1), default=None,
               help="Quarantine documents larger than this many bytes (default 100 MiB).")
 @click.option("--pii", type=click.Choice(["redact", "detect"]), default=None,
@@ -79,12 +79,18 @@ def ingest(source: Path, store: Path, workers: int | None, max_bytes: int | None
         options["max_bytes"] = max_bytes
     if pii is not None:
         options["pii"] = pii
-    with Host(store, file_roots=[source], workers=workers) as host:
-        total = len(source_listing(host, source))
-        if as_json:
-            report = run_ingestion(host, source, options=options)
-        else:
-            report = _with_progress(host, source, options, total, DocumentProgress, run_ingestion)
+    from kbflow.errors import KbflowError
+
+    try:
+        with Host(store, file_roots=[source], workers=workers) as host:
+            total = len(source_listing(host, source))
+            if as_json:
+                report = run_ingestion(host, source, options=options)
+            else:
+                report = _with_progress(host, source, options, total, DocumentProgress,
+                                        run_ingestion)
+    except KbflowError as exc:  # e.g. the same folder is being ingested by a live process
+        raise click.ClickException(str(exc)) from exc
     if as_json:
         click.echo(json.dumps(report.to_json()))
     else:
@@ -96,8 +102,14 @@ def ingest(source: Path, store: Path, workers: int | None, max_bytes: int | None
 def _with_progress(host: Any, source: Path, options: dict[str, Any], total: int,
                    progress_cls: Any, run: Any) -> Any:
     from rich.console import Console
-    from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
-                               TimeElapsedColumn, TimeRemainingColumn)
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
 
     console = Console(stderr=True)
     columns = (TextColumn("[bold]ingest[/]"), BarColumn(), MofNCompleteColumn(),

@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import click
-
 from kbflow.cli._ingest import quiet_logs, store_option
 
 __all__ = ["reindex", "reindex_input", "run_reindex"]
@@ -91,8 +90,13 @@ def reindex(site: str | None, event_file: Path | None, store: Path, max_pages: i
                                    delay=delay)
     except ValidationError as exc:
         raise click.UsageError(str(exc)) from exc
-    with Host(store) as host:
-        result = run_reindex(host, flow_input)
+    from kbflow.errors import KbflowError
+
+    try:
+        with Host(store) as host:
+            result = run_reindex(host, flow_input)
+    except KbflowError as exc:
+        raise click.ClickException(str(exc)) from exc
     if as_json:
         click.echo(json.dumps(result, default=str))
     else:

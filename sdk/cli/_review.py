@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Any
 
 import click
-
 from kbflow.cli._ingest import quiet_logs, store_option
 
 __all__ = ["review"]
@@ -58,7 +57,8 @@ def list_reviews(store: Path, as_json: bool) -> None:
         table.add_column(col, overflow="fold")
     for r in rows:
         item = r.get("item") or {}
-        table.add_row(r["review_id"], r["status"], r["reason"], str(item.get("key", item.get("id"))),
+        document = str(item.get("key", item.get("id")))
+        table.add_row(r["review_id"], r["status"], r["reason"], document,
                       str(r.get("requested_at")), str(r.get("deadline")))
     Console().print(table)
 

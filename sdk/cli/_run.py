@@ -15,7 +15,6 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 import click
-
 from kbflow.errors import ConfigurationError, KbflowError
 
 __all__ = ["build_engine", "execution_result", "run"]
@@ -72,8 +71,12 @@ def build_engine(store: Path, functions: Sequence[str], workers: int | None) -> 
     from kbflow.runtime.durable import DurableEngine
     from kbflow.runtime.workers import WorkerPool
 
+    try:
+        engine = DurableEngine(store)
+    except KbflowError as exc:
+        raise click.ClickException(str(exc)) from None
+    engine.invoker.close()  # the default thread pool, replaced by the worker pool
     pool = WorkerPool(workers)
-    engine = DurableEngine(store)
     engine.invoker = pool
     try:
         _register_catalog(engine, pool)

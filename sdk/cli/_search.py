@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import click
-
 from kbflow.cli._ingest import quiet_logs, store_option
 
 __all__ = ["Searcher", "search", "snippet"]

@@ -16,7 +16,7 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
-from conftest import Served, serve
+from console_helpers import Served, serve
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = [
@@ -197,6 +197,28 @@ def test_review_approved_from_the_inbox(
     shutil.copyfile(shots / "execution-succeeded.png", DOCS_IMG)
 
 
+def test_edit_from_the_inbox(console: tuple[Served, Any], browser: Any) -> None:
+    served, setup = console
+    sfn = served.client()
+    run = sfn.start_execution(
+        stateMachineArn=setup.workflows["human-review"],
+        name="review-typo",
+        input=json.dumps({"item": {"id": "doc-7", "key": "faq.html"}, "reason": "ocr"}),
+    )["executionArn"]
+    _wait_pending(served)
+    inbox = browser.new_page(viewport={"width": 1280, "height": 720})
+    inbox.goto(f"{served.url}/#/reviews")
+    card = inbox.locator(".review", has_text="doc-7")
+    card.get_by_label("Reviewer").fill("bo@example.com")
+    card.get_by_role("button", name="Edit…").click()
+    card.get_by_label("Edited text").fill("The corrected FAQ text")
+    card.get_by_role("button", name="Send edit").click()
+    inbox.locator(".toast", has_text="Edit sent").wait_for()
+    assert served.engine.wait(run, timeout=30)["Status"] == "SUCCEEDED"
+    output = json.loads(sfn.describe_execution(executionArn=run)["output"])
+    assert output["decision"] == "edit" and output["reviewer"] == "bo@example.com"
+
+
 def test_map_parallel_containers_and_filters(
     console: tuple[Served, Any], browser: Any, tmp_path: Path
 ) -> None:
@@ -231,6 +253,11 @@ def test_map_parallel_containers_and_filters(
     page.get_by_role("tab", name="Error").click()
     assert "no audit trail" in page.locator("#state-details").inner_text()
     page.screenshot(path=str(tmp_path / "map-parallel.png"))
+    page.locator(".crumbs a", has_text="triage").click()  # the state machine's own page
+    page.wait_for_selector('g.node[data-state="Record gap"]')
+    assert {_status(page, s) for s in ("Fan out", "Checks", "Audit")} == {"notreached"}
+    page.locator('g.node[data-state="Audit"]').click()
+    assert '"Error": "Audit.Missing"' in page.locator(".details pre").inner_text()
 
 
 def test_token_protected_console(browser: Any) -> None:

@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import Served
+from console_helpers import Served
 from kbflow.runtime.api.console import mask_tokens
 from kbflow.runtime.api.cost import estimate, transitions
 from kbflow.runtime.api.graph import END, START, graph_of, state_runs, taken_transitions
@@ -156,6 +156,13 @@ def test_console_lists_and_execution_view(served: Served) -> None:
     assert view["graph"]["nodes"][0]["id"] == START
     assert view["cost"]["transitions"] == transitions(events)
     assert httpx.get(base + "/execution", params={"arn": "nope"}).status_code == 404
+    machine = httpx.get(base + "/state-machine", params={"arn": machines[0]["stateMachineArn"]})
+    assert machine.json()["stateMachine"]["name"] == "views"
+    assert {n["id"] for n in machine.json()["graph"]["nodes"]} >= {"Each", "Work", "Never"}
+    assert httpx.get(base + "/state-machine", params={"arn": "x"}).status_code == 404
+    served.client().delete_state_machine(stateMachineArn=view["stateMachine"]["stateMachineArn"])
+    orphan = httpx.get(base + "/execution", params={"arn": run}).json()
+    assert orphan["execution"]["status"] == "SUCCEEDED" and len(orphan["graph"]["nodes"]) == 2
     page = httpx.get(served.url + "/")
     assert "dagre.min.js" in page.text and served.config.csrf_token in page.text
     assert "default-src 'self'" in page.headers["content-security-policy"]

@@ -7,8 +7,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from conftest import kbflow, kill9, start_kbflow
-
+from durable_helpers import kbflow, kill9, start_kbflow
 from kbflow.runtime.store import Store
 
 FLOW = {"StartAt": "Ask", "States": {

@@ -8,8 +8,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from conftest import SLOW, kbflow, kill9, map_definition, start_kbflow, wait_for_ends
-
+from durable_helpers import SLOW, kbflow, kill9, map_definition, start_kbflow, wait_for_ends
 from kbflow.cli import cli
 
 PASS = {"StartAt": "P", "States": {"P": {"Type": "Pass", "Parameters": {"n.$": "$.n"},
@@ -96,6 +95,8 @@ def test_list_describe_history(tmp_path: Path, flow_file: Callable[..., Path]) -
     described = json.loads(CliRunner().invoke(
         cli, ["executions", "describe", "one", "--store", store, "--json"]).output)
     assert described["Status"] == "SUCCEEDED" and described["RedriveCount"] == 0
+    assert described["RedriveStatus"] == "NOT_REDRIVABLE"
+    assert described["RedriveStatusReason"] == "Execution is SUCCEEDED and cannot be redriven"
     assert json.loads(described["Output"]) == {"n": 1}
     events = json.loads(CliRunner().invoke(
         cli, ["executions", "history", "one", "--store", store, "--json"]).output)

@@ -96,3 +96,39 @@ def test_flow_input_is_an_absolute_file_uri(tmp_path: Path) -> None:
     assert flow_input(tmp_path, {"max_bytes": 5}) == {
         "source": {"uri": tmp_path.resolve().as_uri()}, "options": {"max_bytes": 5}}
     assert worker_threads(2) >= 1
+
+
+def test_bounded_invoker_does_not_count_queueing_against_the_timeout() -> None:
+    import asyncio
+    import threading
+    import time
+
+    from kbflow._host import BoundedInvoker
+    from kbflow.runtime.invoke import LambdaFunction
+
+    running: list[int] = []
+    peak: list[int] = []
+    lock = threading.Lock()
+
+    def slow(event: Any, context: Any) -> Any:
+        with lock:
+            running.append(1)
+            peak.append(len(running))
+        time.sleep(0.3)
+        with lock:
+            running.pop()
+        return event
+
+    fn = LambdaFunction("slow", slow, timeout_seconds=0.5)
+    invoker = BoundedInvoker(1)
+
+    async def four() -> list[Any]:
+        return await asyncio.gather(*(invoker.invoke(fn, f'{{"n": {i}}}') for i in range(4)))
+
+    try:
+        outcomes = asyncio.run(four())
+    finally:
+        invoker.close()
+    assert [o.error for o in outcomes] == [None] * 4  # 1.2 s of queued work, 0.5 s timeout
+    assert [o.payload["n"] for o in outcomes] == [0, 1, 2, 3]
+    assert max(peak) == 1

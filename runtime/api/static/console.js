@@ -98,7 +98,7 @@ async function executionsPage(params) {
       const dur = e.stopDate ? (e.stopDate - e.startDate) * 1000 : Date.now() - e.startDate * 1000;
       body.append(h("tr", {},
         h("td", {}, h("a", { href: `#/execution/${encodeURIComponent(e.executionArn)}` }, e.name)),
-        h("td", {}, shortArn(e.stateMachineArn)),
+        h("td", {}, h("a", { href: `#/machine/${encodeURIComponent(e.stateMachineArn)}` }, shortArn(e.stateMachineArn))),
         h("td", {}, badge(e.status)),
         h("td", {}, fmtTime(e.startDate)),
         h("td", { class: "num" }, fmtDuration(dur))));
@@ -122,7 +122,7 @@ async function machinesPage() {
   const rows = data.map((m) => {
     const counts = h("div", { class: "counts" }, Object.entries(m.counts).map(([s, n]) => h("span", { class: `badge s-${s}` }, `${n} ${s.replace("_", " ").toLowerCase()}`)));
     return h("tr", {},
-      h("td", {}, h("a", { href: `#/?sm=${encodeURIComponent(m.stateMachineArn)}` }, m.name), h("div", { class: "muted mono" }, m.stateMachineArn)),
+      h("td", {}, h("a", { href: `#/machine/${encodeURIComponent(m.stateMachineArn)}` }, m.name), h("div", { class: "muted mono" }, m.stateMachineArn)),
       h("td", {}, m.type), h("td", {}, fmtTime(m.creationDate)), h("td", {}, counts),
       h("td", {}, h("button", { onclick: () => startForm(m) }, "Start execution")));
   });
@@ -149,6 +149,48 @@ function startForm(m) {
     h("div", { class: "panel-body form-grid" }, name, input, h("div", {}, go))), h("br"));
 }
 
+/* ---------- one state machine ---------- */
+async function machinePage(arn) {
+  setNav("machines");
+  const data = await getJSON(`/console/api/state-machine?arn=${encodeURIComponent(arn)}`);
+  const m = data.stateMachine;
+  const graphHost = h("div", { class: "graph-panel panel", id: "graph" });
+  const definition = h("pre", {}, pretty(m.definition));
+  const side = h("div", { class: "panel details" }, h("div", { class: "panel-head" }, h("h2", {}, "Definition")), definition);
+  view.replaceChildren(
+    h("div", { class: "crumbs" }, h("a", { href: "#/machines" }, "State machines")),
+    h("div", { class: "page-head" }, h("h1", {}, m.name), h("span", { class: "badge s-notreached" }, m.type.toLowerCase()),
+      h("span", { class: "spacer" }),
+      h("a", { href: `#/?sm=${encodeURIComponent(arn)}` }, "Executions"),
+      h("button", { class: "primary", onclick: () => startForm(m) }, "Start execution")),
+    h("div", { id: "start-form" }),
+    h("div", { class: "split" }, graphHost, side));
+  const graph = KbGraph.render(graphHost, data.graph, (name) => {
+    graph.select(name);
+    const node = data.graph.nodes.find((n) => n.id === name);
+    definition.textContent = pretty(JSON.stringify(findState(JSON.parse(m.definition), name) || {}));
+    side.querySelector("h2").textContent = node ? `${name} · ${node.type}` : "Definition";
+  });
+  graph.update({}, []);
+  graphHost.append(graphTools(graph));
+}
+function graphTools(graph) {
+  return h("div", { class: "graph-tools" },
+    h("button", { onclick: () => graph.zoom(1.2), "aria-label": "Zoom in" }, "+"),
+    h("button", { onclick: () => graph.zoom(1 / 1.2), "aria-label": "Zoom out" }, "−"),
+    h("button", { onclick: () => graph.fit() }, "Fit"));
+}
+function findState(scope, name) {
+  for (const [key, state] of Object.entries((scope && scope.States) || {})) {
+    if (key === name) return state;
+    for (const sub of [...(state.Branches || []), state.ItemProcessor || state.Iterator].filter(Boolean)) {
+      const found = findState(sub, name);
+      if (found) return found;
+    }
+  }
+  return null;
+}
+
 /* ---------- execution ---------- */
 async function executionPage(arn) {
   setNav("executions");
@@ -166,9 +208,9 @@ async function executionPage(arn) {
   const eventCount = h("span", { class: "muted" });
   const costNote = h("ul", { class: "cost-note" }, data.cost.assumptions.map((a) => h("li", {}, a)));
 
-  const legend = h("div", { class: "legend" }, ["succeeded", "failed", "caught", "running", "aborted", "notreached"].map((s) => h("span", { class: `badge s-${s}` }, s === "notreached" ? "not reached" : s)));
+  const legend = h("div", { class: "legend" }, h("span", { class: "muted" }, "States:"), ["succeeded", "failed", "caught", "running", "aborted", "notreached"].map((s) => h("span", { class: `badge s-${s}` }, s === "notreached" ? "not reached" : s)));
   view.replaceChildren(
-    h("div", { class: "crumbs" }, h("a", { href: "#/" }, "Executions"), " / ", h("a", { href: `#/?sm=${encodeURIComponent(data.stateMachine.stateMachineArn)}` }, data.stateMachine.name)),
+    h("div", { class: "crumbs" }, h("a", { href: "#/" }, "Executions"), " / ", h("a", { href: `#/machine/${encodeURIComponent(data.stateMachine.stateMachineArn)}` }, data.stateMachine.name)),
     head, statsBox,
     h("div", { class: "split" }, graphHost, details),
     h("div", { class: "panel" }, h("div", { class: "panel-head" }, h("h2", {}, "Events"), eventCount, h("span", { class: "spacer", style: null }), eventFilter),
@@ -176,10 +218,8 @@ async function executionPage(arn) {
         h("th", {}, "Resource"), h("th", { class: "num" }, "Started after"), h("th", {}, "Date and time"))), eventsBody))),
     h("div", { class: "panel", style: null }, h("div", { class: "panel-head" }, h("h2", {}, "Cost assumptions")), costNote));
   const graph = KbGraph.render(graphHost, data.graph, (name) => { selected = name; graph.select(name); drawDetails(); });
-  graphHost.append(h("div", { class: "graph-tools" },
-    h("button", { onclick: () => graph.zoom(1.2), "aria-label": "Zoom in" }, "+"),
-    h("button", { onclick: () => graph.zoom(1 / 1.2), "aria-label": "Zoom out" }, "−"),
-    h("button", { onclick: () => graph.fit() }, "Fit")), legend);
+  graphHost.append(graphTools(graph), legend);
+  graph.fit();  // the legend took its share of the panel
 
   function drawHead() {
     const stop = execution.status === "RUNNING" ? h("button", { class: "bad", onclick: async () => {
@@ -313,8 +353,10 @@ function reviewCard(r, reload) {
   const edit = h("textarea", { rows: 5, name: "text", class: "hidden", "aria-label": "Edited text", placeholder: "The corrected text to index" });
   const buttons = [];
   async function send(decision) {
+    if (decision === "edit" && edit.classList.contains("hidden")) {
+      edit.classList.remove("hidden"); edit.focus(); buttons[2].textContent = "Send edit"; return;
+    }
     if (!reviewer.value.trim()) { reviewer.focus(); toast("Enter your name or email as reviewer", true); return; }
-    if (decision === "edit" && edit.classList.contains("hidden")) { edit.classList.remove("hidden"); edit.focus(); return; }
     localStorage.setItem("kbflow.reviewer", reviewer.value.trim());
     buttons.forEach((b) => (b.disabled = true));
     const r2 = await fetch("/console/api/reviews/decide", { method: "POST", credentials: "same-origin",
@@ -361,6 +403,7 @@ async function route() {
   try {
     if (path.startsWith("/execution/")) await executionPage(decodeURIComponent(path.slice("/execution/".length)));
     else if (path === "/machines") await machinesPage();
+    else if (path.startsWith("/machine/")) await machinePage(decodeURIComponent(path.slice("/machine/".length)));
     else if (path === "/reviews") await reviewsPage();
     else await executionsPage(params);
   } catch (e) {

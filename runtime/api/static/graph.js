@@ -120,7 +120,7 @@ const KbGraph = (() => {
     let moved = false;  // once the user pans or zooms, live updates leave the view alone
     const fit = () => {
       const gw = g.graph().width || 1, gh = g.graph().height || 1;
-      const w = host.clientWidth || 800, h = host.clientHeight || 560;
+      const w = svg.clientWidth || 800, h = svg.clientHeight || 560;
       // The whole graph when it stays readable; otherwise a readable scale centred on the
       // state that matters (running, else failed), starting at the top when there is none.
       const whole = Math.min(w / gw, h / gh) * 0.97;
@@ -202,7 +202,7 @@ const KbGraph = (() => {
 
     const zoom = (f) => {
       moved = true;
-      const w = host.clientWidth / 2, h = host.clientHeight / 2;
+      const w = svg.clientWidth / 2, h = svg.clientHeight / 2;
       const k = Math.min(3, Math.max(0.15, view.k * f));
       view.x = w - (w - view.x) * (k / view.k); view.y = h - (h - view.y) * (k / view.k); view.k = k;
       apply();

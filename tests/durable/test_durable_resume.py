@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import (
+from durable_helpers import (
     SLOW,
     journaled_items,
     kbflow,

@@ -18,7 +18,7 @@ import httpx
 import pytest
 from botocore.config import Config
 from click.testing import CliRunner
-from conftest import free_port
+from console_helpers import free_port
 from kbflow.cli._console import console, is_loopback
 
 BIN = Path(sys.executable).parent

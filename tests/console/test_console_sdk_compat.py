@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import kbflow
 import pytest
-from conftest import Served
+from console_helpers import Served
 
 
 def test_sdk_client_against_local_api(served: Served, monkeypatch: pytest.MonkeyPatch) -> None:

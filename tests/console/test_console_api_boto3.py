@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
-from conftest import Served
+from console_helpers import Served
 
 ROLE = "arn:aws:iam::123456789012:role/test"
 PASS = {"StartAt": "P", "States": {"P": {"Type": "Pass", "Result": {"v": 1}, "End": True}}}
@@ -449,7 +449,7 @@ def test_validate_and_test_state(served: Served, sfn: Any) -> None:
 
 def test_redrive_on_a_durable_engine(tmp_path: Any) -> None:
     durable = pytest.importorskip("kbflow.runtime.durable")
-    from conftest import serve
+    from console_helpers import serve
 
     engine = durable.DurableEngine(tmp_path / "store")
     fixed = {"ok": False}
@@ -463,9 +463,20 @@ def test_redrive_on_a_durable_engine(tmp_path: Any) -> None:
     try:
         for served in serve(engine):
             sfn = served.client()
-            arn = create(sfn, "redrivable", {"StartAt": "Step", "States": {"Step": {
-                "Type": "Task", "Resource": "arn:aws:lambda:us-east-1:123456789012:function:step",
-                "End": True}}})
+            arn = create(
+                sfn,
+                "redrivable",
+                {
+                    "StartAt": "Step",
+                    "States": {
+                        "Step": {
+                            "Type": "Task",
+                            "Resource": "arn:aws:lambda:us-east-1:123456789012:function:step",
+                            "End": True,
+                        }
+                    },
+                },
+            )
             run = sfn.start_execution(stateMachineArn=arn, name="r1")["executionArn"]
             failed = wait_done(sfn, run)
             assert (failed["status"], failed["redriveStatus"]) == ("FAILED", "REDRIVABLE")

@@ -12,7 +12,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-
 from kbflow.errors import ConfigurationError
 from kbflow.runtime.durable import DurableEngine
 from kbflow.runtime.execution import ExecutionRecord
@@ -35,6 +34,7 @@ def test_wal_mode_and_tables(tmp_path: Path) -> None:
 
 def test_events_are_batched_until_flush(tmp_path: Path) -> None:
     store = Store(tmp_path, batch_events=100, batch_ms=60_000)
+    store.insert_execution(ExecutionRecord("arn:x", "arn:sm", "x", "{}", datetime.now(UTC)), 1)
     reader = Store(tmp_path, readonly=True)
     for i in range(1, 11):
         store.append_event("arn:x", _event(i))
@@ -46,6 +46,11 @@ def test_events_are_batched_until_flush(tmp_path: Path) -> None:
     for i in range(11, 111):
         store.append_event("arn:x", _event(i))
     assert len(reader.events("arn:x")) == 110  # the 100th buffered event committed the batch
+
+
+def test_events_need_a_stored_execution(tmp_path: Path) -> None:
+    with pytest.raises(ConfigurationError, match="not in the store"):
+        Store(tmp_path).append_event("arn:nowhere", _event(1))
 
 
 def test_readonly_store_must_exist(tmp_path: Path) -> None:
@@ -73,6 +78,11 @@ def test_owner_liveness(tmp_path: Path) -> None:
     assert owner_alive(other, None)
     assert not owner_alive(Owner(me.host, child.pid, ticks + 1), None)  # a recycled pid
     child.kill()
+    deadline = time.monotonic() + 10
+    while Path(f"/proc/{child.pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z":
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    assert not owner_alive(other, None)  # a zombie (killed, not yet reaped) is dead
     child.wait()
     assert not owner_alive(other, None)
     assert not owner_alive(None, None)
@@ -145,3 +155,13 @@ def test_a_reader_process_reads_while_the_engine_writes(tmp_path: Path) -> None:
     assert seen == sorted(seen)  # the reader only ever sees whole, growing commits
     assert seen[-1] == 5 * (2 + 200 * 5)  # entered, scheduled, started, succeeded, exited
     assert len(set(seen)) > 2, "the reader never saw the history grow"
+
+
+def test_a_store_of_another_schema_is_refused(tmp_path: Path) -> None:
+    Store(tmp_path).close()
+    with sqlite3.connect(tmp_path / "engine.sqlite3") as db:
+        db.execute("PRAGMA user_version=1")
+    with pytest.raises(ConfigurationError, match="schema version 1"):
+        Store(tmp_path)
+    with pytest.raises(ConfigurationError, match="schema version 1"):
+        Store(tmp_path, readonly=True)

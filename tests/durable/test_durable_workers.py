@@ -9,7 +9,6 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-
 from kbflow.errors import ConfigurationError
 from kbflow.runtime.engine import Engine
 from kbflow.runtime.invoke import Invocation, LambdaFunction
@@ -140,3 +139,20 @@ def test_engine_retries_throttling_through_the_pool(pool: WorkerPool) -> None:
         failed = [e for e in engine.history(arn) if e["type"] == "LambdaFunctionFailed"]
         assert failed and all(e["lambdaFunctionFailedEventDetails"]["error"] ==
                               "Lambda.TooManyRequestsException" for e in failed)
+
+
+def test_idle_environments_stay_warm_and_the_oldest_is_recycled() -> None:
+    pool = WorkerPool(1, max_environments=2)
+    try:
+        for name in ("a", "b", "c"):
+            pool.add(name, f"{H}:pid", timeout_seconds=30)
+        a1 = _invoke(pool, "a", {}).payload
+        b1 = _invoke(pool, "b", {}).payload
+        assert _invoke(pool, "a", {}).payload == a1  # both stay warm with one running slot
+        assert pool.spawned == 2
+        _invoke(pool, "c", {})  # a third environment recycles the least recently used (b)
+        assert pool.spawned == 3
+        assert _invoke(pool, "a", {}).payload == a1
+        assert _invoke(pool, "b", {}).payload != b1
+    finally:
+        pool.close()

@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import Served, serve
+from console_helpers import Served, serve
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from kbflow.runtime.api import AppConfig, Settings
@@ -144,13 +144,16 @@ def test_fuzz_console_reads(http: httpx.Client, path: str, arn: str, status: str
     assert response.status_code < 500
 
 
-@settings(max_examples=80, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(body=json_values.map(json.dumps) | raw.map(lambda b: b.decode("latin-1")))
 def test_fuzz_review_decisions(http: httpx.Client, target: Served, body: str) -> None:
-    response = http.post("/console/api/reviews/decide", content=body.encode("latin-1"),
-                         headers={"X-CSRF-Token": target.config.csrf_token,
-                                  "Content-Type": "application/json"})
+    response = http.post(
+        "/console/api/reviews/decide",
+        content=body.encode("latin-1"),
+        headers={"X-CSRF-Token": target.config.csrf_token, "Content-Type": "application/json"},
+    )
     assert response.status_code in (400, 409), response.text
 
 

@@ -9,8 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import SLOW, journaled_items, kbflow, log_lines, map_definition
-
+from durable_helpers import SLOW, journaled_items, kbflow, log_lines, map_definition
 from kbflow.errors import ExecutionNotRedrivable
 from kbflow.runtime.durable import DurableEngine
 from kbflow.runtime.store import Store
@@ -37,6 +36,9 @@ def test_cli_redrive_reruns_only_unsuccessful_items(tmp_path: Path, distributed:
     assert failed["error"] in ("ItemFailed", "States.ExceedToleratedFailureThreshold")
     succeeded = journaled_items(tmp_path / "s")  # aborted in-flight iterations rerun, as on AWS
     assert succeeded and 4 not in succeeded
+    described = json.loads(kbflow("executions", "describe", "redrive-me", "--store",
+                                  str(tmp_path / "s"), "--json").stdout)
+    assert described["Status"] == "FAILED" and described["RedriveStatus"] == "REDRIVABLE"
     (tmp_path / "flag").unlink()  # the cause is fixed
     mark = len(log_lines(log))
     redriven = kbflow("executions", "redrive", "redrive-me", "--store", str(tmp_path / "s"),

@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 from botocore.exceptions import ClientError
-from conftest import Served, serve
+from console_helpers import Served, serve
 from kbflow.runtime.api import AppConfig, Settings
 from kbflow.runtime.engine import Engine
 
@@ -264,8 +264,12 @@ def test_chunked_body_over_the_limit(guarded: Served) -> None:
             yield b"a" * 8192
         yield b'"}'
 
-    response = httpx.post(guarded.url + "/", content=chunks(), timeout=10, headers={
-        "X-Amz-Target": TARGET, "Content-Type": AMZ, "X-Kbflow-Token": TOKEN})
+    response = httpx.post(
+        guarded.url + "/",
+        content=chunks(),
+        timeout=10,
+        headers={"X-Amz-Target": TARGET, "Content-Type": AMZ, "X-Kbflow-Token": TOKEN},
+    )
     assert "content-length" not in response.request.headers
     assert response.status_code == 413
     assert response.json()["__type"].endswith("#ValidationException")
