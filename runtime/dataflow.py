@@ -12,7 +12,8 @@ AWS's errors with AWS's state prefix.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import contextvars
+from collections.abc import Callable, Mapping
 from typing import Any, Final
 
 from kbflow.errors import StatesError
@@ -32,6 +33,7 @@ __all__ = [
     "render_template",
     "resolve_path",
     "state_prefix",
+    "use_clock",
 ]
 
 JSON = Any
@@ -93,6 +95,16 @@ def render_template(
     return template.render(data, context, variables, field=field)
 
 
+_NOW_MILLIS: contextvars.ContextVar[Callable[[], int] | None] = contextvars.ContextVar(
+    "kbflow_now_millis", default=None)
+
+
+def use_clock(clock: Any) -> None:
+    """Make JSONata's ``$now()``/``$millis()`` read ``clock`` in the current task (and in the
+    tasks it creates: branches, iterations). Called when an execution starts."""
+    _NOW_MILLIS.set(lambda: int(clock.now().timestamp() * 1000))
+
+
 def render_jsonata(
     value: JSON, states: Mapping[str, JSON], variables: Mapping[str, JSON], field: str
 ) -> JSON:
@@ -103,7 +115,8 @@ def render_jsonata(
     """
     failure: EvaluationFailed | None = None
     try:
-        return jx.evaluate_template(value, states, variables, field=field)
+        return jx.evaluate_template(value, states, variables, field=field,
+                                    now_millis=_NOW_MILLIS.get())
     except StatesError as exc:
         failure = EvaluationFailed(exc.error, exc.cause, location=getattr(exc, "location", field))
     except jx.JsonataSyntaxError as exc:

@@ -75,12 +75,18 @@ class StateMachineRecord:
     role_arn: str = "arn:aws:iam::123456789012:role/kbflow"
     creation_date: datetime | None = None
     executions: list[str] = field(default_factory=list)
+    revision_id: str | None = None
+    """Set by ``update_state_machine`` (AWS: absent until the first update)."""
+    update_date: datetime | None = None
 
     def describe(self) -> dict[str, JSON]:
         """DescribeStateMachine's response."""
-        return {"stateMachineArn": self.arn, "name": self.name, "status": "ACTIVE",
-                "definition": self.definition, "roleArn": self.role_arn, "type": self.type,
-                "creationDate": self.creation_date}
+        out = {"stateMachineArn": self.arn, "name": self.name, "status": "ACTIVE",
+               "definition": self.definition, "roleArn": self.role_arn, "type": self.type,
+               "creationDate": self.creation_date}
+        if self.revision_id is not None:
+            out["revisionId"] = self.revision_id
+        return out
 
 
 class Engine:
@@ -245,6 +251,35 @@ class Engine:
                                     self.clock.now())
         self._machines[arn] = record
         return arn
+
+    def update_state_machine(self, arn: str, *, definition: str | Mapping[str, JSON] | None = None,
+                             role_arn: str | None = None) -> dict[str, JSON]:
+        """``UpdateStateMachine``: replace the definition and/or role, keep the executions.
+
+        Executions already running keep the definition they started with (as on AWS); new
+        ones use the new one. Every update sets a new ``revisionId``.
+
+        Args:
+            arn: the state machine.
+            definition: the new ASL (JSON text or a dict); None keeps the current one.
+            role_arn: the new role; None keeps the current one.
+
+        Returns:
+            ``{"updateDate", "revisionId"}``.
+
+        Raises:
+            StateMachineNotFound: there is no such state machine.
+            DefinitionError: the new definition is invalid (nothing is changed).
+        """
+        old = self._machine(arn)
+        self.create_state_machine(old.name, old.definition if definition is None else definition,
+                                  type=old.type, role_arn=role_arn or old.role_arn)
+        new = self._machines[arn]
+        new.creation_date = old.creation_date
+        new.executions = old.executions
+        new.revision_id = str(uuid.uuid4())
+        new.update_date = self.clock.now()
+        return {"updateDate": new.update_date, "revisionId": new.revision_id}
 
     def describe_state_machine(self, arn: str) -> dict[str, JSON]:
         """``DescribeStateMachine``."""

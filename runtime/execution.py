@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, Final, Protocol
 from kbflow.errors import StatesError
 
 from .clock import Clock, RealClock
+from .dataflow import use_clock
 from .history import MAX_EVENTS, History, payload
 from .interpreter import Frame, Interpreter
 from .plan import MachinePlan, StatePlan
@@ -179,6 +180,7 @@ class Run:
 
     async def execute(self, interpreter: Interpreter) -> None:
         """Run the execution to its end and record the outcome."""
+        use_clock(self.clock)  # JSONata's $now()/$millis() read the engine's clock
         self._started()
         frame = Frame(self, {}, 0)
         try:

@@ -7,7 +7,7 @@ import asyncio
 import json
 import secrets
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import formatdate
@@ -23,7 +23,7 @@ from .tasks import NOT_TRUNCATED, ResourceRegistry, TaskCall, error_cause, with_
 if TYPE_CHECKING:
     from .execution import Run
 
-__all__ = ["TaskTokens", "install_builtin_resources", "lambda_invoke_response"]
+__all__ = ["OpenTask", "TaskTokens", "install_builtin_resources", "lambda_invoke_response"]
 
 JSON = Any
 _FINAL: Final = frozenset({"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"})
@@ -203,8 +203,14 @@ async def run_service_task(call: TaskCall, work: Any) -> JSON:
                        if err.cause is not None else {**base, "error": err.error})
             raise
 
-    result = await with_limits(call, attempt(), lambda e: call.event(
-        "TaskTimedOut", {**base, "error": e}))
+    try:
+        result = await with_limits(call, attempt(), lambda e: call.event(
+            "TaskTimedOut", {**base, "error": e}))
+    finally:
+        # Timed out or stopped before the wait began (e.g. while the Lambda that hands the
+        # token out still ran): a late callback must get TaskTimedOut, as on AWS.
+        if call.token is not None:
+            call.run.host.tokens.close(call.token)
     call.event("TaskSucceeded", {**base, "output": payload(result),
                                  "outputDetails": NOT_TRUNCATED})
     return result
@@ -283,6 +289,36 @@ class _Pending:
     beat: asyncio.Event | None = None
     base: Mapping[str, JSON] = field(default_factory=dict)
     closed: str | None = None
+    state: str | None = None
+    """The waiting task state's name (set once the task waits)."""
+    entered: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OpenTask:
+    """A ``.waitForTaskToken`` task or activity awaiting its callback (``TaskTokens.pending``).
+
+    Unpacks as ``(token, execution_arn)``.
+    """
+
+    token: str = field(repr=False)
+    """The task token: a secret (whoever holds it can complete the task), so not in repr."""
+    execution_arn: str
+    state_name: str
+    entered: datetime
+    """When the task state was entered."""
+
+    def __iter__(self) -> Iterator[str]:
+        return iter((self.token, self.execution_arn))
+
+
+def _entered_time(call: TaskCall) -> datetime:
+    """When the task's state was entered (``$$.State.EnteredTime``, else now)."""
+    state = call.context.get("State") if isinstance(call.context, dict) else None
+    text = state.get("EnteredTime") if isinstance(state, dict) else None
+    if isinstance(text, str):
+        return datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return call.run.clock.now()
 
 
 class TaskTokens:
@@ -313,6 +349,8 @@ class TaskTokens:
         if pending.beat is None:
             pending.beat = asyncio.Event()
         pending.base = base
+        pending.state = call.plan.name
+        pending.entered = _entered_time(call)
         try:
             # Holds virtual time so a test can answer, unless someone waits on a result.
             with call.run.host.clock.awaiting_callback(call.run):
@@ -327,15 +365,30 @@ class TaskTokens:
             return await pending.future
         while True:
             beat_task = asyncio.ensure_future(pending.beat.wait())
-            done, _ = await asyncio.wait({pending.future, beat_task}, timeout=call.heartbeat,
-                                         return_when=asyncio.FIRST_COMPLETED)
-            beat_task.cancel()
+            try:
+                done, _ = await asyncio.wait({pending.future, beat_task}, timeout=call.heartbeat,
+                                             return_when=asyncio.FIRST_COMPLETED)
+            finally:  # also when the task times out or is stopped meanwhile
+                beat_task.cancel()
             if pending.future in done:
                 return pending.future.result()
             if not done:
                 call.event(timed_out, {**pending.base, "error": "States.HeartbeatTimeout"})
                 raise StatesError("States.HeartbeatTimeout", None)
             pending.beat.clear()
+
+    def pending(self) -> list[OpenTask]:
+        """The callbacks awaited now: open tokens of RUNNING executions, oldest first.
+
+        Call it on the engine loop (e.g. through ``Engine._call_soon``) or accept a snapshot
+        taken while the loop runs.
+        """
+        out = []
+        for token, p in list(self._pending.items()):
+            if (p.closed is None and p.state is not None and p.entered is not None
+                    and p.run.record.status == "RUNNING"):
+                out.append(OpenTask(token, p.run.record.execution_arn, p.state, p.entered))
+        return sorted(out, key=lambda task: task.entered)
 
     def _get(self, token: str) -> _Pending:
         if not isinstance(token, str) or len(token) < 16:

@@ -8,28 +8,34 @@ without changing every state runner. Replay needs no such change: a resumed exec
 again from its recorded start, with two substitutions:
 
 * **Task outcomes come from the journal.** Every completed task attempt (Lambda function,
-  ``lambda:invoke``, ``states:startExecution``) is journaled with its state name and a key
-  (the state's name plus a hash of its parameters, the task token masked). During replay a
-  task whose key has a journaled outcome returns that outcome (result, or error for Retry and
-  Catch to see) instead of invoking anything; identical keys are consumed in order. A task
+  ``lambda:invoke``, ``states:startExecution``, activities) is journaled with a key (the
+  state's name plus a hash of its resource and parameters, the task token masked), the id of
+  the event it started after and the id of its last event. During replay a task whose key has
+  a journaled outcome returns that outcome (result, or error for Retry and Catch to see)
+  instead of invoking anything, and its branch continues from the recorded last event; equal
+  keys (the same call in several branches) go to the branch that started after the same
+  event, else in order. A task
   with no journaled outcome (in flight at the crash, or never started) is invoked: at-least-
   once, as Lambda retries. Because the rest of the interpreter is deterministic given task
   outcomes, the replay re-creates the same frames, Map iterations, Parallel branches and
   variables, so inline Map, Parallel and nested combinations need nothing special.
 * **History is matched, not re-recorded.** :class:`ReplayHistory` starts with the recorded
-  events; an event the replay produces that equals a recorded one (same type and details)
-  takes the recorded id and is not written again; the first events that differ are new and
-  get the next ids. So the durable history reads as one continuous execution.
+  events; an event the replay produces that equals a recorded one (same type, previous event
+  and details) takes the recorded id and is not written again; the first events that differ
+  are new and get the next ids. So the durable history reads as one continuous execution.
 
 Time: a Wait or retry back-off replayed after its recorded start only sleeps what is left of
 it (:func:`install_replay_sleep` measures from the timestamp of the event just before it).
-Distributed Map children get deterministic names (from the parent ARN, the Map label and the
-item index), so a replayed Map Run finds its children in the store: succeeded children are
-not run again, running ones resume, and on redrive failed ones are redriven.
+Distributed Map children (and Map Run ARNs, nested executions started without a ``Name``, and
+task tokens) get deterministic names, so a replayed Map Run finds its children in the store:
+succeeded children are not run again, running ones resume, and on redrive failed ones are
+redriven; a reviewer's task token from before the crash still completes the task.
 
 Redrive is replay after dropping the journaled errors no Catch handled: the successful task
 outcomes (and caught failures) replay from the journal, the failed tasks run again — AWS's
-"restart from the unsuccessful state; only failed iterations and branches rerun".
+"restart from the unsuccessful state; only failed iterations and branches rerun". The events
+of the branches that ended unsuccessfully are not matched again, so what reruns appears as
+new events after ``ExecutionRedriven``.
 
 Limits: replay assumes the definition is deterministic given task results. ``States.UUID``,
 ``States.MathRandom``, ``$random``/``$uuid`` and ``$$.State.EnteredTime`` fed into a task's

@@ -26,15 +26,16 @@ is invoked, after a task outcome is journaled, and when an execution finishes. C
 Execution ownership
 -------------------
 An execution row names its owner: host, pid and the process start time (``/proc`` ticks,
-so a recycled pid is not mistaken for the owner), plus a heartbeat refreshed on every flush.
-:func:`owner_alive` tells whether the owner still runs.
+so a recycled pid is not mistaken for the owner), plus a heartbeat the engine refreshes every
+few seconds (:mod:`kbflow.runtime.owners`). :func:`owner_alive` tells whether the owner still
+runs. Map Run counts are saved every quarter second and when the parent ends; a crash may lose
+the latest counts, which the replayed Map Run recomputes.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import socket
 import sqlite3
 import threading
 import time
@@ -48,6 +49,7 @@ from kbflow.errors import ConfigurationError
 
 from .execution import ExecutionRecord
 from .history import details_key, payload
+from .owners import Owner, is_me, owner_alive, row_owner_alive
 
 __all__ = ["DB_NAME", "JournalEntry", "Owner", "Store", "dump_details", "owner_alive"]
 
@@ -55,8 +57,6 @@ JSON = Any
 DB_NAME: Final = "engine.sqlite3"
 SCHEMA_VERSION: Final = 2
 """The layout of ``engine.sqlite3`` (``PRAGMA user_version``)."""
-HEARTBEAT_STALE: Final = 30.0
-"""Seconds without a heartbeat after which an owner on another host counts as dead."""
 
 _SCHEMA: Final = """
 CREATE TABLE IF NOT EXISTS state_machines (
@@ -97,52 +97,6 @@ CREATE TABLE IF NOT EXISTS activity_tasks (
     input TEXT NOT NULL, status TEXT NOT NULL, worker_name TEXT, output TEXT, error TEXT,
     cause TEXT, created REAL NOT NULL, updated REAL);
 """
-
-
-@dataclass(frozen=True, slots=True)
-class Owner:
-    """The process that runs an execution."""
-
-    host: str
-    pid: int
-    started: int
-    """The process start time in clock ticks since boot (``/proc/<pid>/stat`` field 22)."""
-
-    @staticmethod
-    def current() -> Owner:
-        """This process."""
-        return Owner(socket.gethostname(), os.getpid(), _start_ticks(os.getpid()) or 0)
-
-
-def _start_ticks(pid: int) -> int | None:
-    """The start time of a running process; None if it is gone (or a zombie: it has exited
-    and only waits for its parent to reap it)."""
-    try:
-        raw = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    fields = raw[raw.rfind(")") + 2:].split()
-    if fields[0] in ("Z", "X", "x"):  # field 3: the process state
-        return None
-    return int(fields[19])  # field 22 of the whole line
-
-
-def owner_alive(owner: Owner | None, heartbeat: float | None, *, now: float | None = None) -> bool:
-    """True when ``owner`` still runs (same host: pid and start time; else a fresh heartbeat).
-
-    Args:
-        owner: the recorded owner (None: nobody owns it).
-        heartbeat: the owner's last heartbeat (epoch seconds).
-        now: the current epoch time (tests).
-    """
-    if owner is None:
-        return False
-    if owner.host != socket.gethostname():
-        return heartbeat is not None and (now or time.time()) - heartbeat < HEARTBEAT_STALE
-    if owner.pid == os.getpid():
-        return owner.started == (_start_ticks(owner.pid) or 0)
-    ticks = _start_ticks(owner.pid)
-    return ticks is not None and ticks == owner.started
 
 
 @dataclass(frozen=True, slots=True)
@@ -428,8 +382,8 @@ class Store:
                     "SELECT status, owner_host, owner_pid, owner_started, heartbeat FROM "
                     "executions WHERE arn=?", (execution_arn,)).fetchone()
                 ok = row is not None and (redrive or row[0] == "RUNNING") and not (
-                    row[0] == "RUNNING" and _row_owner_alive(row[1:], None)
-                    and not _is_me(row[1:], self.owner))
+                    row[0] == "RUNNING" and row_owner_alive(row[1:], None)
+                    and not is_me(row[1:], self.owner))
                 if ok:
                     self._db.execute("UPDATE executions SET owner_host=?, owner_pid=?, "
                                      "owner_started=?, heartbeat=? WHERE arn=?",
@@ -491,7 +445,7 @@ class Store:
         rows = self._rows("SELECT arn, owner_host, owner_pid, owner_started, heartbeat FROM "
                           "executions WHERE status='RUNNING' AND map_run_arn IS NULL "
                           "AND parent_arn IS NULL")
-        return [r[0] for r in rows if not _row_owner_alive(r[1:], None)]
+        return [r[0] for r in rows if not row_owner_alive(r[1:], None)]
 
     def request_stop(self, arn: str, error: str | None, cause: str | None) -> None:
         """Ask the owning process to stop an execution (it polls for requests)."""
@@ -602,21 +556,6 @@ class Store:
         """``(execution_arn, count)`` per execution (diagnostics)."""
         yield from self._rows("SELECT x.arn, count(*) FROM events e JOIN executions x ON "
                               "x.n=e.execution GROUP BY x.arn")
-
-
-def _is_me(row: tuple[Any, ...], me: Owner) -> bool:
-    host, pid, started, _ = row
-    return pid is not None and Owner(host, int(pid), int(started or 0)) == me
-
-
-def _row_owner_alive(row: tuple[Any, ...], me: Owner | None) -> bool:
-    host, pid, started, heartbeat = row
-    if pid is None:
-        return False
-    owner = Owner(host, int(pid), int(started or 0))
-    if me is not None and owner == me:
-        return True
-    return owner_alive(owner, heartbeat)
 
 
 def _to_record(row: tuple[Any, ...]) -> tuple[ExecutionRecord, Owner | None, float | None]:

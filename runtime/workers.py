@@ -283,7 +283,10 @@ class WorkerPool:
     def _in_process(self, spec: FunctionSpec, event_json: str, request_id: str) -> Invocation:
         self._slots.acquire()
         try:
-            worker = self._checkout(spec)
+            try:
+                worker = self._checkout(spec)
+            except ConfigurationError as exc:  # the environment could not start
+                return _error(request_id, "Lambda.Unknown", str(exc))
             outcome = worker.call(event_json, request_id, spec.timeout_seconds)
             self._checkin(worker)
             return outcome
@@ -305,7 +308,12 @@ class WorkerPool:
             self.spawned += 1
         if victim is not None:
             victim.kill()
-        return _Worker(spec, self.overhead_mb, self.env)
+        try:
+            return _Worker(spec, self.overhead_mb, self.env)
+        except BaseException:
+            with self._lock:
+                self._live -= 1
+            raise
 
     def _evict_idle(self) -> _Worker | None:
         """The least recently used idle environment (removed from the pool), if any."""
@@ -411,7 +419,14 @@ def _handle(request: dict[str, Any], handlers: dict[str, Callable[[Any, Any], An
     try:
         handler = handlers.get(request["path"])
         if handler is None:
-            handler = handlers[request["path"]] = import_handler(request["path"])
+            try:
+                handler = handlers[request["path"]] = import_handler(request["path"])
+            except ConfigurationError as exc:  # as Lambda reports a handler it cannot load
+                module = request["path"].partition(":")[0]
+                return json.dumps({"error": {
+                    "errorType": "Runtime.ImportModuleError",
+                    "errorMessage": f"Unable to import module '{module}': {exc}",
+                    "stackTrace": []}}).encode()
         function = LambdaFunction(request["name"], handler, float(request["timeout"]),
                                   int(request["memory"]))
         outcome = call_handler(function, request["event"])

@@ -24,4 +24,4 @@ if [[ ! -x /usr/bin/chromium ]] && command -v apt-get >/dev/null; then
 fi
 
 echo "== pytest"
-.venv/bin/python -m pytest -q -p no:cacheprovider "$@"
+.venv/bin/python -m pytest -q -p no:cacheprovider -n auto --timeout 900 "$@"

@@ -13,7 +13,8 @@ API summary (for the engine)::
 ``states`` is the ``$states`` binding: ``{"input": ..., "context": ..., "result"?: ...,
 "errorOutput"?: ...}``; ``variables`` are bound as ``$name``. Randomness (``$random``,
 ``$uuid``) and time (``$now``, ``$millis``) come from the optional ``rng=``/``now_millis=``
-arguments, so runs are reproducible under a fake Clock.
+arguments (``now_millis`` is milliseconds or a function returning them, called only when the
+expression reads the time), so runs are reproducible under a fake Clock.
 
 Step Functions' extra functions: ``$partition(array, size)``, ``$range(start, end, step)``
 (a one-element result collapses to the element, as AWS's sequence does), ``$hash(value,
@@ -157,7 +158,10 @@ def strip_jsonata(value: str) -> str:
 # --------------------------------------------------------------------------- runtime hooks
 
 _RNG: contextvars.ContextVar[random.Random | None] = contextvars.ContextVar("rng", default=None)
-_NOW: contextvars.ContextVar[int | None] = contextvars.ContextVar("now", default=None)
+NowMillis = int | Callable[[], int] | None
+"""Epoch milliseconds for ``$now``/``$millis``, a function giving them, or None (real time)."""
+
+_NOW: contextvars.ContextVar[NowMillis] = contextvars.ContextVar("now", default=None)
 _DEFAULT_RNG: Final = random.Random()
 _HOST_PREFIX: Final = re.compile(r"^host function raised \w+: ")
 _CODED: Final = re.compile(r"^[A-Z]\d{4}: ")
@@ -173,7 +177,9 @@ def _rng() -> random.Random:
 
 def _now_millis() -> int:
     now = _NOW.get()
-    return int(time.time() * 1000) if now is None else now
+    if now is None:
+        return int(time.time() * 1000)
+    return now() if callable(now) else now
 
 
 def _fn_partition(array: Any, size: Any = None) -> Any:
@@ -295,7 +301,7 @@ class Expression:
         variables: Mapping[str, JSON] | None = None,
         *,
         rng: random.Random | None = None,
-        now_millis: int | None = None,
+        now_millis: NowMillis = None,
     ) -> JSON:
         """Evaluate with ``$states`` and the workflow variables bound.
 
@@ -345,7 +351,7 @@ class Expression:
         *,
         field: str,
         rng: random.Random | None = None,
-        now_millis: int | None = None,
+        now_millis: NowMillis = None,
     ) -> JSON:
         """Evaluate for an ASL field; undefined, function results and errors fail as AWS does.
 
@@ -510,7 +516,7 @@ def evaluate_template(
     *,
     field: str,
     rng: random.Random | None = None,
-    now_millis: int | None = None,
+    now_millis: NowMillis = None,
 ) -> JSON:
     """Evaluate a JSONata-mode template (Arguments, Output, Assign, ItemSelector, ...).
 

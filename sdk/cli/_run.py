@@ -8,6 +8,7 @@ it: completed tasks are not run again. Task handlers run in worker processes as 
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
@@ -101,6 +102,8 @@ def _register_catalog(engine: Any, pool: Any) -> None:
 
 def _register_function(engine: Any, pool: Any, spec: str) -> None:
     name, path, opts = parse_function(spec)
+    if os.getcwd() not in sys.path:  # modules next to the user import, as with `python -m`
+        sys.path.insert(0, os.getcwd())
     try:
         mode = opts.get("mode", "process")
         if mode not in ("process", "thread"):

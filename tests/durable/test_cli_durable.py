@@ -131,3 +131,23 @@ def test_stop_a_running_execution_and_an_orphan(tmp_path: Path,
     events = json.loads(kbflow("executions", "history", "dead", "--store", store,
                                "--json").stdout)
     assert events[-1]["type"] == "ExecutionAborted"
+
+
+def test_functions_next_to_the_user_are_importable(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    (tmp_path / "usermod.py").write_text("def double(event, context):\n"
+                                        "    return event['n'] * 2\n")
+    (tmp_path / "f.asl.json").write_text(json.dumps({"StartAt": "T", "States": {"T": {
+        "Type": "Task", "Resource": "arn:aws:lambda:us-east-1:123456789012:function:double",
+        "End": True}}}))
+    script = Path(sys.executable).parent / "kbflow"  # the console script: cwd is not on sys.path
+    if not script.exists():
+        pytest.skip("the kbflow console script is not installed next to this Python")
+    done = subprocess.run(
+        [str(script), "run", "f.asl.json", "--input", '{"n": 21}', "--store", "st", "--function",
+         "double=usermod:double", "--json"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["output"] == 42

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +12,8 @@ import pytest
 from durable_helpers import SLOW, journaled_items, kbflow, log_lines, map_definition
 from kbflow.errors import ExecutionNotRedrivable
 from kbflow.runtime.durable import DurableEngine
+from kbflow.runtime.execution import ExecutionRecord
+from kbflow.runtime.redrive import check_redrivable, redrive_status
 from kbflow.runtime.store import Store
 
 
@@ -160,3 +162,33 @@ def test_not_redrivable(engine: DurableEngine, tmp_path: Path) -> None:
     with pytest.raises(ExecutionNotRedrivable) as info:
         engine.redrive_execution(old)
     assert info.value.code == "ExecutionNotRedrivable"
+
+
+@pytest.mark.parametrize(("changes", "sm_type", "reason"), [
+    ({"status": "RUNNING"}, "STANDARD", "Execution is RUNNING and cannot be redriven"),
+    ({"status": "SUCCEEDED"}, "STANDARD", "Execution is SUCCEEDED and cannot be redriven"),
+    ({}, "EXPRESS", "Express executions cannot be redriven"),
+    ({"map_run_arn": "arn:mr", "parent_arn": "arn:p"}, "STANDARD", "redriven with their parent"),
+    ({"stop_date": datetime(2020, 1, 1, tzinfo=UTC)}, "STANDARD",
+     "Execution redrivable period exceeded"),
+    ({"error": "States.Runtime",
+      "cause": "The execution reached the maximum number of history events (25000)."},
+     "STANDARD", "Execution history event limit exceeded"),
+])
+def test_redrive_restrictions(changes: dict[str, Any], sm_type: str, reason: str) -> None:
+    now = datetime(2026, 1, 20, tzinfo=UTC)
+    record = ExecutionRecord("arn:e", "arn:sm", "e", "{}", now - timedelta(days=1),
+                             status="FAILED", stop_date=now - timedelta(hours=1))
+    for key, value in changes.items():
+        setattr(record, key, value)
+    with pytest.raises(ExecutionNotRedrivable, match=reason):
+        check_redrivable(record, sm_type, now)
+    assert redrive_status(record, sm_type, now)[0] == "NOT_REDRIVABLE"
+
+
+def test_timed_out_and_aborted_are_redrivable() -> None:
+    now = datetime(2026, 1, 20, tzinfo=UTC)
+    for status in ("FAILED", "TIMED_OUT", "ABORTED"):
+        record = ExecutionRecord("arn:e", "arn:sm", "e", "{}", now, status=status,
+                                 stop_date=now - timedelta(days=13))
+        assert redrive_status(record, "STANDARD", now) == ("REDRIVABLE", None)

@@ -156,3 +156,15 @@ def test_idle_environments_stay_warm_and_the_oldest_is_recycled() -> None:
         assert _invoke(pool, "b", {}).payload != b1
     finally:
         pool.close()
+
+
+def test_a_handler_the_worker_cannot_import(pool: WorkerPool) -> None:
+    pool.declare("gone", "no_such_module_for_workers:handler", timeout_seconds=30)
+    out = _invoke_declared(pool, "gone")
+    assert out.error is not None and out.error["errorType"] == "Runtime.ImportModuleError"
+    assert "Unable to import module 'no_such_module_for_workers'" in out.error["errorMessage"]
+
+
+def _invoke_declared(pool: WorkerPool, name: str) -> Invocation:
+    fn = LambdaFunction(name, lambda event, context: None, 30.0)
+    return asyncio.run(pool.invoke(fn, "{}"))

@@ -108,3 +108,18 @@ def test_no_expression_is_dropped_on_another_thread_at_exit() -> None:
     assert done.stdout.strip() == "3"
     assert "dropped on another thread" not in done.stderr
     assert done.stderr == ""
+
+
+def test_now_and_millis_read_the_engine_clock() -> None:
+    from datetime import UTC, datetime
+
+    clock = VirtualClock(datetime(2020, 2, 2, 12, 0, tzinfo=UTC))
+    clock.advance(3600 * 24 * 400)  # virtual time, far from the real time
+    with Engine(clock=clock) as engine:
+        described, _ = run_machine(engine, {"QueryLanguage": "JSONata", "StartAt": "A",
+                                            "States": {"A": {"Type": "Pass", "Output": {
+                                                "now": "{% $now() %}", "ms": "{% $millis() %}"},
+                                                "End": True}}})
+    out = json.loads(described["Output"])
+    assert out["now"].startswith("2021-03-08T12:00:00")
+    assert out["ms"] == int(clock.now().timestamp() * 1000)

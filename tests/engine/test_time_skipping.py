@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from engine_helpers import event_types
+from kbflow.errors import TaskTimedOut
 from kbflow.runtime.clock import RealClock, VirtualClock
 from kbflow.runtime.engine import Engine
 
@@ -187,3 +188,26 @@ def test_a_fire_and_forget_child_keeps_its_callback_held(
     assert engine.describe_execution(started["executionArn"])["Status"] == "RUNNING"
     engine.send_task_success(tokens[0], {"ok": True})
     assert engine.wait(started["executionArn"], timeout=10)["Status"] == "SUCCEEDED"
+
+
+def test_a_timeout_while_the_token_is_handed_out_closes_the_token(
+        engine: Engine, clock: VirtualClock) -> None:
+    release = threading.Event()
+    handed: list[str] = []
+
+    def slow_notify(event: Any, ctx: Any) -> Any:
+        handed.append(event["token"])
+        if len(handed) == 1:
+            release.wait(5)  # the first deadline passes while this still runs
+        return {}
+
+    engine.register_function("notify", slow_notify)
+    arn = engine.start_execution(engine.create_state_machine("late", HUMAN_REVIEW), {})
+    _eventually(lambda: bool(handed))
+    clock.advance(DAY + 1)
+    _eventually(lambda: len(handed) == 2)  # escalated; the execution still runs
+    release.set()
+    with pytest.raises(TaskTimedOut):
+        engine.send_task_success(handed[0], {"late": True})
+    engine.send_task_success(handed[1], {"ok": True})
+    assert json.loads(engine.wait(arn, timeout=10)["Output"])["decision"] == {"ok": True}
