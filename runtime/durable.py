@@ -21,6 +21,7 @@ fall back to the store for executions of other processes).
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hashlib
 import json
@@ -116,7 +117,8 @@ class DurableEngine(Engine):
     def __init__(self, store: Store | str | os.PathLike[str], *, flush_interval: float = 0.05,
                  **kwargs: Any) -> None:
         self.store = store if isinstance(store, Store) else Store(store)
-        super().__init__(history_listener=self.store.append_event, **kwargs)
+        self._closing = False
+        super().__init__(history_listener=self._record_event, **kwargs)
         self.tokens = DurableTokens(self)
         self.flush_interval = flush_interval
         self._versions: dict[str, int] = {}
@@ -140,6 +142,10 @@ class DurableEngine(Engine):
         if not self._ticking:
             self._ticking = True
             self._loop.call_soon_threadsafe(self._tick)
+
+    def _record_event(self, execution_arn: str, event: dict[str, JSON]) -> None:
+        if not self._closing:  # events of executions being abandoned at close are not kept
+            self.store.append_event(execution_arn, event)
 
     def _tick(self) -> None:
         """Background work on the loop: commit buffered events every ``flush_interval``;
@@ -167,14 +173,26 @@ class DurableEngine(Engine):
                 run.task.cancel()
 
     def close(self) -> None:
-        """Commit what is buffered, stop the loop, release the executions still running (so
-        another engine can resume them at once) and close the store."""
+        """Commit what is buffered, abandon the executions still running (their coroutines
+        are cancelled without recording anything, so they stay RUNNING in the store), stop the
+        loop, release those executions (another engine may resume them at once) and close the
+        store."""
         if self._thread is not None:
             with contextlib.suppress(Exception):  # closing must not fail on a dead loop
-                self._call_soon(self.store.flush)
+                self._call(self._abandon(), timeout=10)
         super().close()
         self.store.release()
         self.store.close()
+
+    async def _abandon(self) -> None:
+        self.store.flush()
+        self._closing = True
+        current = asyncio.current_task()
+        tasks = [t for t in asyncio.all_tasks() if t is not current]
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.wait(tasks, timeout=5)
 
     # ------------------------------------------------------------------ state machines
 
@@ -476,6 +494,8 @@ class DurableEngine(Engine):
 
     def finished(self, run: Run) -> None:
         """Commit the final status with every buffered event."""
+        if self._closing:  # cancelled by close(): the execution stays RUNNING in the store
+            return
         for r in self._map_runs.values():
             if r.execution_arn == run.record.execution_arn:
                 self._persist_map_run(r)

@@ -15,6 +15,7 @@ thread-safe, and hand work to the loop. ::
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import re
 import threading
@@ -166,6 +167,9 @@ class Engine:
     def close(self) -> None:
         """Stop the engine loop (running executions are abandoned)."""
         if self._thread is not None:
+            # Cancel what still runs so no coroutine is destroyed pending with the loop.
+            with contextlib.suppress(Exception):  # closing must not fail on a dead loop
+                self._call(self._cancel_pending(), timeout=10)
             # The engine thread's compiled JSONata expressions die with the thread, on it.
             self._loop.call_soon_threadsafe(self._loop.stop)
             self._thread.join(timeout=5)
@@ -175,6 +179,14 @@ class Engine:
         close = getattr(self.invoker, "close", None)
         if close is not None:
             close()
+
+    async def _cancel_pending(self) -> None:
+        current = asyncio.current_task()
+        tasks = [task for task in asyncio.all_tasks() if task is not current]
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.wait(tasks, timeout=5)
 
     def __enter__(self) -> Engine:
         return self
