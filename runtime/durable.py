@@ -185,6 +185,8 @@ class DurableEngine(Engine):
         self.store.close()
 
     async def _abandon(self) -> None:
+        # From here on nothing is recorded: the cancelled executions must stay RUNNING in the
+        # store (resumable), not become ABORTED (the base close cancels them too).
         self.store.flush()
         self._closing = True
         current = asyncio.current_task()

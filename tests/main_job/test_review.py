@@ -119,11 +119,6 @@ def test_cli_decision_requires_reviewer(tmp_path: Path) -> None:
     assert result.returncode == 2 and "--reviewer" in result.stderr
 
 
-@pytest.mark.xfail(
-    reason="DurableEngine callbacks: DurableTokens builds _Pending without a future, so "
-    "send_task_success says TaskTimedOut (docs/contracts.md, Requests from the main-job CLI, 1)",
-    strict=False,
-)
 def test_review_across_processes_with_the_durable_store(tmp_path: Path) -> None:
     pytest.importorskip("kbflow.runtime.durable")
     src = write_docs(tmp_path / "docs", {"complaint.txt": PII_DOCS["letters/complaint.txt"]})
