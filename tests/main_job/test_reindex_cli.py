@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import http.server
 import json
+import os
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -67,8 +68,10 @@ def test_full_crawl_indexes_then_catches_up(wiki: tuple[str, Path], tmp_path: Pa
     assert first["output"]["pages"] == 3 and first["output"]["statuses"] == {"indexed": 3}
     assert _keys(store) == {base, base + "pages/deploy.html", base + "pages/oncall.html"}
 
-    (root / "pages/deploy.html").write_text(PAGES["pages/deploy.html"].replace(
-        "Tuesday", "Thursday"))
+    deploy = root / "pages/deploy.html"
+    deploy.write_text(PAGES["pages/deploy.html"].replace("Tuesday", "Thursday"))
+    later = deploy.stat().st_mtime + 10  # http.server's Last-Modified has 1 s resolution
+    os.utime(deploy, (later, later))
     (root / "pages/oncall.html").unlink()
     (root / "index.html").write_text(PAGES["index.html"].replace(
         '<li><a href="pages/oncall.html">On-call</a></li>', ""))

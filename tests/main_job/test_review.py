@@ -7,6 +7,7 @@ human-review executions); `review list/show` read the store from a fresh process
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,11 @@ def host(tmp_path: Path) -> Iterator[tuple[Host, dict[str, Any]]]:
     # In memory: the waiting executions live in this host (the durable store is not needed).
     with Host(tmp_path / "store", file_roots=[src], durable=False) as h:
         report = run_ingestion(h, src, timeout=120)
+        # Review executions start as documents finish; each stores its request when its
+        # Request Review task runs, which may be just after the ingestion ends.
+        deadline = time.monotonic() + 30
+        while len(pending_reviews(h)) < report.review and time.monotonic() < deadline:
+            time.sleep(0.05)
         yield h, report.to_json()
 
 
@@ -81,7 +87,7 @@ def test_reject_removes_and_edit_reindexes(host: tuple[Host, dict[str, Any]]) ->
                     edits={"text": "Statement delivery moves to paperless."}, wait_seconds=30)
     assert edited.status == "SUCCEEDED"
     texts = [t for k, _, t in index_snapshot(store) if k.endswith("address.txt")]
-    assert texts == ["Statement delivery moves to paperless."]
+    assert texts == ["Statement delivery moves to paperless."], (edited, rejected)
 
 
 def test_a_decision_needs_a_reviewer_and_a_known_review(
