@@ -238,11 +238,17 @@ def _convex_scores(
 
 
 def lexical_coverage(query_text: str, lexical: Sequence[Hit]) -> float:
-    """Share of the query's distinct words that occur in the best lexical hit (0 with no hit)."""
+    """Share of the query's distinct words found in the best lexical document (0 with no hit).
+
+    The words of every candidate chunk of the top-ranked document count, so a query whose words
+    straddle two chunks of one document is still fully covered.
+    """
     terms = {t.lower() for t in _TERM.findall(query_text)}
     if not lexical or not terms:
         return 0.0
-    return len(terms & {t.lower() for t in _TERM.findall(lexical[0].text)}) / len(terms)
+    best = lexical[0].doc_id
+    words = {t.lower() for h in lexical if h.doc_id == best for t in _TERM.findall(h.text)}
+    return len(terms & words) / len(terms)
 
 
 def adaptive_alpha(

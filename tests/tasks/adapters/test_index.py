@@ -555,3 +555,17 @@ def test_hybrid_not_worse_than_its_better_half(real_index: Any, words: int) -> N
     mrr = {mode: mrr_of(mode) for mode in SEARCH_MODES}
     assert mrr["hybrid"] >= max(mrr["lexical"], mrr["vector"]), mrr
     assert mrr["hybrid"] >= 0.5, mrr
+
+
+def test_coverage_counts_every_chunk_of_the_best_document() -> None:
+    # The query's words straddle two chunks of d1: d1 is fully covered, so BM25 order is kept.
+    lexical = [
+        Hit("k1", "d1", 0, 9.0, "the cider"),
+        Hit("k2", "d2", 0, 8.0, "cider and apple"),
+        Hit("k1", "d1", 1, 7.0, "press opens"),
+    ]
+    vector = [Hit("k2", "d2", 0, 0.9, "cider and apple"), Hit("k1", "d1", 0, 0.1, "the cider")]
+    assert lexical_coverage("cider press", lexical) == pytest.approx(1.0)
+    assert [h.doc_id for h in fuse(lexical, vector, k=2, query_text="cider press")] == ["d1", "d2"]
+    # Words of another document do not count towards the best one's coverage.
+    assert lexical_coverage("cider apple press", lexical[:2]) == pytest.approx(1 / 3)
