@@ -72,7 +72,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         except (kbflow.ExecutionError, kbflow.WaitTimeout) as exc:  # timed out, aborted, slow
             print(f"{type(exc).__name__}: {exc}", file=sys.stderr)
             return 1
-    print(f"{run.status}: {summary}")
+    # `wait` returns only once DescribeExecution reports SUCCEEDED; the status `ingest` saw right
+    # after the last history event may still read RUNNING (the two APIs are not read atomically).
+    print(f"{kbflow.ExecutionStatus.SUCCEEDED.value}: {summary}")
     return 0
 
 
