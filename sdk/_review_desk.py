@@ -19,15 +19,13 @@ import json
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any
 
 from kbflow._host import Host
-from kbflow._reviews import build_decision
+from kbflow._reviews import WAITING, build_decision
 from kbflow.errors import ConfigurationError, KbflowError, TaskDoesNotExist, ValidationError
 
 __all__ = ["DecisionOutcome", "audit_trail", "decide", "get_review", "pending_reviews"]
-
-WAITING: Final = ("pending", "escalated")
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,17 +161,9 @@ def decide(
 
 
 def _record(host: Host, request: Any, payload: Mapping[str, Any]) -> None:
-    from kbflow.tasks.adapters.records import AuditRecord
+    from kbflow.tasks.core.review import record_reviewer_decision
 
-    current = host.adapters.reviews.get(request.review_id)
-    if current is not None and current.status in WAITING:
-        host.adapters.reviews.update(request.review_id, status="decided", decision=dict(payload))
-    host.adapters.audit.append(AuditRecord(
-        subject=str((request.item or {}).get("id", request.review_id)),
-        action=str(payload["decision"]),
-        actor=str(payload["reviewer"]),
-        reason=str(payload.get("comment") or ""),
-        execution_arn=request.execution_arn,
-        details={"review_id": request.review_id, "via": "kbflow review",
-                 "decision": dict(payload)},
-    ))
+    record_reviewer_decision(
+        host.adapters.reviews, host.adapters.audit, review_id=request.review_id,
+        item=request.item or {}, execution_arn=request.execution_arn, decision=payload,
+        via="kbflow review")

@@ -216,7 +216,7 @@ class Reviews:
 
 REVIEWS_TABLE_OUTPUT: Final = "ReviewsTableName"
 AUDIT_TABLE_OUTPUT: Final = "AuditTableName"
-WAITING: Final = ("pending", "escalated")
+WAITING: Final = ("pending", "escalated")  # = kbflow.tasks.core.review.WAITING (kept light)
 
 
 class StoreReviewSource:
@@ -245,27 +245,16 @@ class StoreReviewSource:
         ``details.via = "kbflow.Client"``; the human-review flow then audits the decision it
         applies (``WriteAudit``) as well.
         """
-        current = self.store.get(review.review_id)
-        if current is not None and current.status in WAITING:  # the flow may have closed it already
-            self.store.update(review.review_id, status="decided", decision=dict(decision))
-        if self.audit is None:
-            return
-        from kbflow.tasks.adapters.records import AuditRecord
+        from kbflow.tasks.core.review import record_reviewer_decision
 
-        item = review.item if isinstance(review.item, Mapping) else {}
-        self.audit.append(
-            AuditRecord(
-                subject=str(item.get("id", review.review_id)),
-                action=str(decision["decision"]),
-                actor=str(decision["reviewer"]),
-                reason=str(decision.get("comment") or ""),
-                execution_arn=review.execution_arn,
-                details={
-                    "review_id": review.review_id,
-                    "via": "kbflow.Client",
-                    "decision": dict(decision),
-                },
-            )
+        record_reviewer_decision(
+            self.store,
+            self.audit,
+            review_id=review.review_id,
+            item=review.item,
+            execution_arn=review.execution_arn,
+            decision=decision,
+            via="kbflow.Client",
         )
 
 

@@ -9,6 +9,7 @@ The token is stored in the review store and never logged or sent in notification
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Final
@@ -237,6 +238,50 @@ def _close_review(
     return adapters.reviews.update(
         review_id, status="timed_out" if timed_out else "decided", decision=recorded
     )
+
+
+WAITING: Final = ("pending", "escalated")
+"""Review request statuses that still wait for a reviewer."""
+
+
+def record_reviewer_decision(
+    reviews: Any,
+    audit: Any | None,
+    *,
+    review_id: str,
+    item: Any,
+    execution_arn: str | None,
+    decision: Mapping[str, Any],
+    via: str,
+) -> None:
+    """Mark a review request decided (if it still waits) and audit the reviewer's decision.
+
+    Called by every channel that sends a decision's task token (the SDK, ``kbflow review``); the
+    flow's own ``WriteAudit`` then audits the decision it applied as well.
+
+    Args:
+        reviews: the ReviewStore.
+        audit: the Audit log; ``None`` only marks the request.
+        review_id: the request's id.
+        item: the reviewed item (its ``id`` is the audit subject).
+        execution_arn: the waiting execution.
+        decision: ``{"decision", "reviewer", "comment"?, ...}`` as sent to the flow.
+        via: which channel decided, recorded in the audit details.
+    """
+    current = reviews.get(review_id)
+    if current is not None and current.status in WAITING:  # the flow may have closed it already
+        reviews.update(review_id, status="decided", decision=dict(decision))
+    if audit is None:
+        return
+    subject = item.get("id", review_id) if isinstance(item, Mapping) else review_id
+    audit.append(AuditRecord(
+        subject=str(subject),
+        action=str(decision["decision"]),
+        actor=str(decision["reviewer"]),
+        reason=str(decision.get("comment") or ""),
+        execution_arn=execution_arn,
+        details={"review_id": review_id, "via": via, "decision": dict(decision)},
+    ))
 
 
 def write_audit(event: dict[str, Any], adapters: Adapters) -> dict[str, Any]:
