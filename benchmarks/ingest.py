@@ -40,6 +40,7 @@ from typing import Any
 from kbflow._host import Host, SharedWorkers
 from kbflow._mainjob import run_ingestion, source_listing
 from kbflow.tasks.adapters.config import Lazy, local_adapters, use_adapters
+from kbflow.tasks.adapters.index import LocalIndex
 from kbflow.tasks.catalog import FUNCTIONS, resolve_handler
 from kbflow.tasks.core.evaluation import evaluate_known_items, sample_queries, span_matches
 
@@ -200,13 +201,14 @@ def _worker_run(source: Path, shared: Shared, workers: int) -> float:
 
 
 def _doc_texts(store: Path) -> dict[str, str]:
-    import sqlite3
-
+    # Through LocalIndex, not the standard sqlite3: one SQLite library per file per process.
     texts: dict[str, list[str]] = defaultdict(list)
-    with sqlite3.connect(store / "index.sqlite3") as db:
-        for key, text in db.execute("SELECT d.key, c.text FROM chunks c JOIN documents d "
-                                    "ON d.doc_id = c.doc_id ORDER BY d.key, c.chunk_index"):
-            texts[str(key)].append(str(text))
+    index = LocalIndex(store / "index.sqlite3")
+    try:
+        for key, _, text in index.export_chunks():
+            texts[key].append(text)
+    finally:
+        index.close()
     return {key: "\n".join(parts) for key, parts in texts.items()}
 
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 import os
-import sqlite3
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
+
+from kbflow.tasks.adapters.index import LocalIndex
 
 DOCS: dict[str, str] = {
     "treasury/liquidity.txt": "Quarterly liquidity report. The treasury desk keeps a buffer of "
@@ -47,8 +48,14 @@ def write_docs(folder: Path, docs: dict[str, str] | None = None) -> Path:
 
 
 def index_snapshot(store: Path) -> list[tuple[str, int, str]]:
-    """Every chunk in the store's index as (key, chunk_index, text), sorted."""
-    with sqlite3.connect(store / "index.sqlite3") as db:
-        rows = db.execute("SELECT d.key, c.chunk_index, c.text FROM chunks c "
-                          "JOIN documents d ON d.doc_id = c.doc_id").fetchall()
-    return sorted((str(k), int(i), str(t)) for k, i, t in rows)
+    """Every chunk in the store's index as (key, chunk_index, text), sorted.
+
+    Read through ``LocalIndex`` (its SQLite library), never the standard ``sqlite3``: a host in
+    this process may hold the index open, and a connection of a second SQLite copy closing in
+    the same process deletes the WAL under it (see ``kbflow.tasks.adapters.index._local``).
+    """
+    index = LocalIndex(store / "index.sqlite3")
+    try:
+        return sorted(index.export_chunks())
+    finally:
+        index.close()

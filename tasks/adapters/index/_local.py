@@ -16,6 +16,15 @@ The standard library's ``sqlite3`` on many Linux builds cannot load extensions, 
 ``pysqlite3`` (from ``pysqlite3-binary``, the same DB-API) with a fallback to ``sqlite3`` where it
 can. ``apsw`` was measured too and was no faster for this workload (5,000 chunk inserts 0.14 s vs
 0.19 s, BM25 top-50 9.1 vs 8.9 ms, k-NN top-50 2.4 vs 2.6 ms), so the DB-API driver was kept.
+
+**One SQLite library per process.** ``pysqlite3`` links its own copy of SQLite. Two copies in one
+process do not see each other's connections (POSIX locks never conflict within a process), so
+when a connection of the *other* copy closes it believes it is the last one: it checkpoints,
+deletes ``-wal`` and ``-shm``, and every later write of this module's open connection goes to
+the deleted WAL, invisible to anyone who opens the file afterwards (SQLite's "How to corrupt",
+section 2.2.1). Read the index in-process through :class:`LocalIndex` (e.g.
+:meth:`LocalIndex.export_chunks`), never with ``sqlite3.connect`` on the same file; other
+processes (the ``sqlite3`` shell, a second ``kbflow``) are safe.
 """
 
 from __future__ import annotations
@@ -387,6 +396,16 @@ class LocalIndex:
         with self._read() as conn:
             rows = self._guard(lambda: conn.execute(sql, (doc_id,)).fetchall())
         return [ChunkRecord(chunk_index=r[0], text=r[1], heading=r[2]) for r in rows]
+
+    def export_chunks(self) -> list[tuple[str, int, str]]:
+        """Every chunk as ``(key, chunk_index, text)``, sorted (evaluation, tests, export)."""
+        sql = (
+            "SELECT d.key, c.chunk_index, c.text FROM chunks c "
+            "JOIN documents d ON d.doc_id = c.doc_id ORDER BY d.key, c.chunk_index"
+        )
+        with self._read() as conn:
+            rows = self._guard(lambda: conn.execute(sql).fetchall())
+        return [(str(r[0]), int(r[1]), str(r[2])) for r in rows]
 
     def verify(self) -> list[str]:
         """Check the file's consistency; return the problems found (empty when sound).

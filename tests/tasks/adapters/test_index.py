@@ -340,6 +340,47 @@ def test_file_uses_wal(index: LocalIndex) -> None:
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 
+def test_in_process_readers_never_hide_later_writes(index: LocalIndex, tmp_path: Path) -> None:
+    """A second LocalIndex on the file (opened, read, closed) while this one keeps writing.
+
+    With a second SQLite library in the process (the standard ``sqlite3`` next to pysqlite3),
+    closing the reader deleted the WAL under the writer and later writes vanished for every new
+    reader; this is the pattern the tests' and the benchmark's index readers use.
+    """
+    for version in range(20):
+        text = f"Apples, version {version}."
+        index.upsert(_doc("apple"), [ChunkRecord(0, text)], np.vstack([_vec(0)]))
+        reader = LocalIndex(tmp_path / "index.sqlite3")
+        try:
+            chunks = [t for key, _, t in reader.export_chunks() if key == "docs/apple.txt"]
+        finally:
+            reader.close()
+        assert chunks == [text]
+    assert (tmp_path / "index.sqlite3-wal").exists()
+
+
+def test_export_chunks_lists_every_chunk_in_order(index: LocalIndex) -> None:
+    assert index.export_chunks()[:2] == [
+        ("docs/apple.txt", 0, "Apples grow on trees in the orchard."),
+        ("docs/apple.txt", 1, "Cider is pressed from apples in autumn."),
+    ]
+    assert len(index.export_chunks()) == index.stats()["chunks"]
+
+
+def test_nothing_opens_the_index_with_the_standard_sqlite3() -> None:
+    """Project code reads index.sqlite3 only through LocalIndex (one SQLite library)."""
+    root = Path(__file__).resolve().parents[3]
+    offenders = []
+    for folder in ("sdk", "tasks", "runtime", "workflows", "deploy", "benchmarks", "tests"):
+        for path in (root / folder).rglob("*.py"):
+            if path == Path(__file__).resolve():
+                continue
+            for line in path.read_text(encoding="utf-8").splitlines():
+                if "sqlite3.connect" in line and "index.sqlite3" in line:
+                    offenders.append(f"{path.relative_to(root)}: {line.strip()}")
+    assert offenders == []
+
+
 _WRITER = """
 import sys, numpy as np
 from kbflow.tasks.adapters.index import LocalIndex, IndexedDocument, ChunkRecord
