@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The test command (README "Run the tests"): creates .venv if needed, installs kbflow with
-# every extra the tests use, checks that the committed definitions match a fresh build, and
-# runs the test suite. CI runs exactly this (.ci/run).
+# every extra the tests use, lints, checks that the committed definitions match a fresh build,
+# and runs the test suite. CI runs exactly this (.ci/run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -11,6 +11,9 @@ if [[ ! -x .venv/bin/python ]]; then
 fi
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q -e ".[dev,local,console]"
+
+echo "== ruff check"
+.venv/bin/ruff check sdk workflows tasks runtime deploy benchmarks tests
 
 echo "== kbflow build --check"
 .venv/bin/kbflow build --check

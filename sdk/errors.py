@@ -3,11 +3,12 @@
 Every error kbflow raises across its public API derives from :class:`KbflowError`::
 
     KbflowError
-    ├── DefinitionError          an ASL definition is invalid (lists every problem with its JSON pointer)
+    ├── DefinitionError          an ASL definition is invalid (every problem, with its JSON pointer)
     ├── ValidationError          an execution input or task payload fails its JSON Schema
     ├── ConfigurationError       bad CLI/SDK/adapter configuration
-    ├── StatesError              a runtime error carrying an ASL error name (States.Runtime, Lambda.Unknown,
-    │                            Kbflow.UnsupportedMediaType, ...). Retry and Catch match on ``.error``.
+    ├── StatesError              a runtime error carrying an ASL error name (States.Runtime,
+    │                            Lambda.Unknown, Kbflow.UnsupportedMediaType, ...); Retry and
+    │                            Catch match on ``.error``.
     ├── BackendError             a Step Functions backend (AWS or local) refused a request
     │   ├── ExecutionNotFound
     │   ├── ExecutionAlreadyExists
@@ -87,7 +88,8 @@ class DefinitionError(KbflowError):
         self.file = file
         where = f"{file}: " if file else ""
         lines = "\n".join(f"  {p}" for p in self.problems)
-        super().__init__(f"{where}invalid state machine definition ({len(self.problems)} problem(s)):\n{lines}")
+        count = len(self.problems)
+        super().__init__(f"{where}invalid state machine definition ({count} problem(s)):\n{lines}")
 
 
 class ValidationError(KbflowError):

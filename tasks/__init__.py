@@ -1,1 +1,1 @@
-"""Task Lambda handlers for the kbflow flows, thin over pure functions; adapters are local or AWS."""
+"""Task Lambda handlers for the kbflow flows, thin over pure functions; adapters local or AWS."""

@@ -38,26 +38,31 @@ def test_every_package_in_the_tree_is_listed(repo_root: Path) -> None:
         for init in base.rglob("__init__.py"):
             rel = init.parent.relative_to(base).parts
             found.add(".".join((package, *rel)))
-    assert found == listed, f"missing from setup.cfg: {found - listed}; listed but absent: {listed - found}"
+    assert found == listed, (
+        f"missing from setup.cfg: {found - listed}; listed but absent: {listed - found}"
+    )
 
 
 def test_import_from_outside_the_repo(tmp_path: Path) -> None:
-    code = "import kbflow, kbflow.runtime, kbflow.tasks, kbflow.workflows, kbflow.deploy; print(kbflow.__version__)"
-    out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, check=True)
+    code = ("import kbflow, kbflow.runtime, kbflow.tasks, kbflow.workflows, kbflow.deploy; "
+            "print(kbflow.__version__)")
+    out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True,
+                         text=True, check=True)
     assert out.stdout.strip()
 
 
 def test_cli_version_and_help(tmp_path: Path) -> None:
     cli = Path(sys.executable).with_name("kbflow")
-    version = subprocess.run([str(cli), "--version"], capture_output=True, text=True, check=True, cwd=tmp_path)
+    version = subprocess.run([str(cli), "--version"], capture_output=True, text=True, check=True,
+                             cwd=tmp_path)
     assert version.stdout.startswith("kbflow, version ")
-    help_ = subprocess.run([str(cli), "--help"], capture_output=True, text=True, check=True, cwd=tmp_path)
+    help_ = subprocess.run([str(cli), "--help"], capture_output=True, text=True, check=True,
+                           cwd=tmp_path)
     assert "Usage: kbflow" in help_.stdout
 
 
 def test_every_command_has_help() -> None:
     from click.testing import CliRunner
-
     from kbflow.cli import cli
 
     runner = CliRunner()

@@ -24,11 +24,13 @@ def test_every_error_derives_from_the_root() -> None:
 
 def test_definition_error_lists_every_problem() -> None:
     err = kbflow.DefinitionError(
-        [kbflow.Problem("/States/A/Next", "no state named 'B'"), kbflow.Problem("", "no terminal state")],
+        [kbflow.Problem("/States/A/Next", "no state named 'B'"),
+         kbflow.Problem("", "no terminal state")],
         file="x.asl.json",
     )
     text = str(err)
-    assert "x.asl.json" in text and "/States/A/Next: no state named 'B'" in text and "/: no terminal state" in text
+    assert "x.asl.json" in text and "/States/A/Next: no state named 'B'" in text
+    assert "/: no terminal state" in text
     assert len(err.problems) == 2
 
 

@@ -11,7 +11,6 @@ import importlib.util
 from typing import Any, Final
 
 import click
-
 from kbflow._version import __version__
 
 # command name -> "module:attribute" (a click.Command). Order is the order shown in --help.

@@ -6,9 +6,10 @@ is not in the top ``k``) is the MRR@k that ``benchmarks/ingest.py`` reports for 
 Pure functions: no I/O, deterministic for a given seed.
 
 Real corpora repeat text (the same manual as HTML and as plain text, shared licence paragraphs),
-so a span can occur verbatim in several documents, and no ranking can tell which one it was
-sampled from. :func:`span_matches` lists, for each query, every document containing the span;
-pass it as ``acceptable`` to count any of them as found (and report both figures).
+so a span's words can occur in the same order in several documents, and no ranking can tell
+which one it was sampled from. :func:`span_matches` lists, for each query, every document
+holding its words in that order; pass it as ``acceptable`` to count any of them as found (and
+report both figures).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ __all__ = [
 
 _WORD: Final = re.compile(r"\S+")
 _WORDY: Final = re.compile(r"\w", re.UNICODE)
+_TERM: Final = re.compile(r"\w+", re.UNICODE)
 
 
 Truth = str | Collection[str]
@@ -89,16 +91,19 @@ def mrr_at_k(
 def sample_queries(docs: Mapping[str, str], words: int = 12, seed: int = 0) -> dict[str, str]:
     """Sample one span of ``words`` consecutive words from each document.
 
-    The span starts at a uniformly random word (seeded, so a benchmark is repeatable); documents
-    shorter than ``words`` give all their words; documents with no word characters are skipped.
+    A word is a whitespace-separated token with at least one word character; the span runs from
+    a uniformly chosen word (seeded, so a benchmark is repeatable) through the ``words``-th word,
+    verbatim, with the punctuation-only tokens between them (a dotted table-of-contents leader is
+    never a query on its own). Documents with fewer words give all of them; documents with no
+    words are skipped.
 
     Args:
         docs: document key -> text.
-        words: span length.
+        words: span length in words.
         seed: random seed; the draw for a key does not depend on the other keys.
 
     Returns:
-        document key -> query text, in ``docs`` order.
+        document key -> query text (tokens joined by single spaces), in ``docs`` order.
 
     Raises:
         ConfigurationError: ``words`` < 1.
@@ -108,11 +113,13 @@ def sample_queries(docs: Mapping[str, str], words: int = 12, seed: int = 0) -> d
     queries: dict[str, str] = {}
     for key, text in docs.items():
         tokens = _WORD.findall(text)
-        if not any(_WORDY.search(t) for t in tokens):
+        wordy = [i for i, token in enumerate(tokens) if _WORDY.search(token)]
+        if not wordy:
             continue
         rng = random.Random(f"{seed}:{key}")
-        start = rng.randrange(len(tokens) - words + 1) if len(tokens) > words else 0
-        queries[key] = " ".join(tokens[start : start + words])
+        first = rng.randrange(len(wordy) - words + 1) if len(wordy) > words else 0
+        last = wordy[min(first + words, len(wordy)) - 1]
+        queries[key] = " ".join(tokens[wordy[first] : last + 1])
     return queries
 
 
@@ -135,11 +142,16 @@ class KnownItemResult:
         return self.found / self.queries if self.queries else 0.0
 
 
-def span_matches(docs: Mapping[str, str], queries: Mapping[str, str]) -> dict[str, frozenset[str]]:
-    """For each query, the documents whose text contains the query span verbatim.
+def _word_sequence(text: str) -> str:
+    return " " + " ".join(t.lower() for t in _TERM.findall(text)) + " "
 
-    Whitespace is normalised on both sides (a span sampled by :func:`sample_queries` is always
-    found in its own document, so each set contains at least the query's key).
+
+def span_matches(docs: Mapping[str, str], queries: Mapping[str, str]) -> dict[str, frozenset[str]]:
+    """For each query, the documents that hold the query's words in the same order.
+
+    Case and punctuation are ignored (``Holds a password.`` in a text file and ``| Holds a
+    password |`` from an HTML table are the same passage to any word-based search), so each
+    set contains at least the query's own document.
 
     Args:
         docs: document key -> text (the texts the queries were sampled from).
@@ -148,13 +160,13 @@ def span_matches(docs: Mapping[str, str], queries: Mapping[str, str]) -> dict[st
     Returns:
         expected key -> every key that counts as a correct answer.
     """
-    flat = {key: " ".join(text.split()) for key, text in docs.items()}
-    return {
-        key: frozenset(
-            {key} | {other for other, text in flat.items() if " ".join(q.split()) in text}
-        )
-        for key, q in queries.items()
-    }
+    flat = {key: _word_sequence(text) for key, text in docs.items()}
+    out: dict[str, frozenset[str]] = {}
+    for key, query in queries.items():
+        needle = _word_sequence(query)
+        found = {other for other, text in flat.items() if needle.strip() and needle in text}
+        out[key] = frozenset({key} | found)
+    return out
 
 
 def evaluate_known_items(

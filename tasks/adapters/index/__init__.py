@@ -22,6 +22,7 @@ from ._base import (
     dedupe_hits,
     fuse,
     lexical_coverage,
+    phrase_boost,
     search_query,
 )
 from ._kendra import KendraIndex
@@ -46,5 +47,6 @@ __all__ = [
     "fts_query",
     "fuse",
     "lexical_coverage",
+    "phrase_boost",
     "search_query",
 ]

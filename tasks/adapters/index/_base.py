@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Final, Literal, Protocol, runtime_checkable
 
 from kbflow.errors import ConfigurationError, KbflowError
@@ -30,6 +30,8 @@ MIN_ALPHA: Final = 0.3
 """Lowest lexical weight of adaptive convex fusion (a query none of whose words match)."""
 MAX_ALPHA: Final = 1.0
 """Highest lexical weight (all query words matched); ties are still broken by the vector side."""
+PHRASE_WEIGHT: Final = 1.0
+"""How much a chunk holding every adjacent word pair of the query gains over its BM25 score."""
 _TERM: Final = re.compile(r"\w+", re.UNICODE)
 
 
@@ -235,6 +237,44 @@ def _convex_scores(
             hid = _hit_id(hit, by_document=by_document)
             scores[hid] = scores.get(hid, 0.0) + weight * norm
     return scores
+
+
+def _word_pairs(text: str) -> set[tuple[str, str]]:
+    words = [t.lower() for t in _TERM.findall(text)]
+    return set(zip(words, words[1:], strict=False))
+
+
+def _pair_share(pairs: set[tuple[str, str]], text: str) -> float:
+    return len(pairs & _word_pairs(text)) / len(pairs)
+
+
+def phrase_boost(
+    query_text: str, hits: Sequence[Hit], *, weight: float = PHRASE_WEIGHT
+) -> list[Hit]:
+    """Re-rank BM25 hits so chunks holding the query's words *in order* come first.
+
+    BM25 scores a bag of words: a chunk that repeats some query words can outrank the one that
+    holds the query as a phrase. Each hit's score grows by ``weight x p x |score|``, where
+    ``p`` is the share of the query's adjacent word pairs that are adjacent in the chunk too
+    (as Solr's edismax ``pf2`` phrase boost, applied to the candidates only). Queries of one
+    word are returned as they are.
+
+    Args:
+        query_text: the query.
+        hits: BM25 hits, best first (scores positive, higher is better).
+        weight: the boost of a chunk holding every pair.
+
+    Returns:
+        The hits, re-scored and sorted best first (stable for equal scores).
+    """
+    pairs = _word_pairs(query_text)
+    if not pairs or weight <= 0:
+        return list(hits)
+    boosted = [
+        replace(hit, score=hit.score + abs(hit.score) * weight * _pair_share(pairs, hit.text))
+        for hit in hits
+    ]
+    return sorted(boosted, key=lambda hit: -hit.score)
 
 
 def lexical_coverage(query_text: str, lexical: Sequence[Hit]) -> float:

@@ -55,6 +55,7 @@ from ._base import (
     check_mode,
     dedupe_hits,
     fuse,
+    phrase_boost,
 )
 
 SCHEMA_VERSION: Final = "1"
@@ -351,9 +352,13 @@ class LocalIndex:
         )
         with self._read() as conn:
             rows = self._guard(lambda: conn.execute(sql, (match, depth)).fetchall())
-        return [
-            Hit(key=r[0], doc_id=r[1], chunk_index=r[2], score=float(r[3]), text=r[4]) for r in rows
-        ]
+        return phrase_boost(
+            query_text,
+            [
+                Hit(key=r[0], doc_id=r[1], chunk_index=r[2], score=float(r[3]), text=r[4])
+                for r in rows
+            ],
+        )
 
     def _vector(self, vector: Any, depth: int) -> list[Hit]:
         if self.dimension is None:

@@ -29,6 +29,7 @@ from kbflow.tasks.adapters.index import (
     fts_query,
     fuse,
     lexical_coverage,
+    phrase_boost,
     search_query,
 )
 from kbflow.tasks.core.evaluation import evaluate_known_items, sample_queries
@@ -610,3 +611,43 @@ def test_coverage_counts_every_chunk_of_the_best_document() -> None:
     assert [h.doc_id for h in fuse(lexical, vector, k=2, query_text="cider press")] == ["d1", "d2"]
     # Words of another document do not count towards the best one's coverage.
     assert lexical_coverage("cider apple press", lexical[:2]) == pytest.approx(1 / 3)
+
+
+def test_phrase_boost_prefers_the_words_in_order() -> None:
+    bag = Hit("k1", "d1", 0, 6.0, "fees, and the overdraft limit, and fees")
+    phrase = Hit("k2", "d2", 0, 4.0, "Overdraft fees charged monthly")
+    half = Hit("k3", "d3", 0, 5.0, "monthly overdraft fees")
+    ranked = phrase_boost("overdraft fees charged", [bag, half, phrase])
+    assert [h.doc_id for h in ranked] == ["d2", "d3", "d1"]
+    assert ranked[0].score == pytest.approx(4.0 * 2)  # both pairs: score doubled
+    assert ranked[1].score == pytest.approx(5.0 * 1.5)  # one pair of two
+    assert ranked[2].score == pytest.approx(6.0)
+    # One-word queries and weight 0 leave BM25's order alone; negative scores never drop.
+    assert phrase_boost("fees", [bag, phrase]) == [bag, phrase]
+    assert phrase_boost("overdraft fees", [bag, phrase], weight=0) == [bag, phrase]
+    low = Hit("k4", "d4", 0, -1.0, "overdraft fees")
+    assert phrase_boost("overdraft fees", [low])[0].score == pytest.approx(0.0)
+
+
+def test_lexical_search_ranks_the_phrase_first(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from kbflow.tasks.adapters.index import _local
+
+    ix = LocalIndex(tmp_path / "index.sqlite3", dimension=DIM)
+    ix.upsert(
+        _doc("bag"),
+        [ChunkRecord(0, "Fees and the overdraft limit; fees on the overdraft; the fees of an "
+                     "overdraft.")],
+        np.vstack([_vec(0)]),
+    )
+    ix.upsert(
+        _doc("phrase"),
+        [ChunkRecord(0, "Overdraft fees are charged monthly on accounts in the red, as agreed.")],
+        np.vstack([_vec(1)]),
+    )
+    assert [h.doc_id for h in ix.search("overdraft fees", k=2, mode="lexical")] == ["phrase", "bag"]
+    monkeypatch.setattr(_local, "phrase_boost", lambda query, hits: list(hits))
+    # BM25 alone prefers the chunk that repeats the words.
+    assert [h.doc_id for h in ix.search("overdraft fees", k=2, mode="lexical")] == ["bag", "phrase"]
+    ix.close()

@@ -70,6 +70,17 @@ def test_sample_queries_takes_consecutive_words_from_each_document() -> None:
     assert queries["short.txt"] == "only three words"
 
 
+def test_a_span_counts_words_not_punctuation() -> None:
+    leader = "Contents . . . . . . . . . . . . . . . . 3 Introduction . . . . . . . . . 5 Usage"
+    for seed in range(20):
+        query = sample_queries({"toc.pdf": leader}, words=3, seed=seed)["toc.pdf"]
+        words = [t for t in query.split() if t != "."]
+        assert len(words) == 3, query
+        assert query.split()[0] != "." and query.split()[-1] != "."
+        assert " ".join(query.split()) in " ".join(leader.split())
+    assert sample_queries({"dots.txt": ". . . . --- ***"}) == {}
+
+
 def test_sample_queries_is_seeded_and_independent_of_other_keys() -> None:
     docs = {f"d{i}": " ".join(f"d{i}w{j}" for j in range(200)) for i in range(20)}
     first = sample_queries(docs, seed=1)
@@ -99,15 +110,17 @@ def test_reciprocal_rank_accepts_a_set_of_keys() -> None:
     assert mrr_at_k([["a"], ["x", "c"]], [{"a"}, ("b", "c")]) == pytest.approx(0.75)
 
 
-def test_span_matches_finds_verbatim_copies() -> None:
+def test_span_matches_finds_copies_of_the_word_sequence() -> None:
     docs = {
         "manual.html": "Install the  package\nwith apt, then run it.",
         "manual.txt": "Install the package with apt, then run it.",
+        "table.html": "| Install | the | package | with | APT | then |",
+        "reordered.txt": "Install with apt the package.",
         "other.txt": "Run it twice.",
     }
     queries = {"manual.html": "the package with apt", "other.txt": "Run it twice."}
     assert span_matches(docs, queries) == {
-        "manual.html": frozenset({"manual.html", "manual.txt"}),
+        "manual.html": frozenset({"manual.html", "manual.txt", "table.html"}),
         "other.txt": frozenset({"other.txt"}),
     }
     ranked = {
@@ -120,3 +133,8 @@ def test_span_matches_finds_verbatim_copies() -> None:
     )
     assert strict.mrr == pytest.approx((0.5 + 0.5) / 2)
     assert lenient.mrr == pytest.approx((1.0 + 0.5) / 2) and lenient.found == 2
+
+
+def test_span_matches_needs_whole_words() -> None:
+    docs = {"a.txt": "the package manager", "b.txt": "repackage managers"}
+    assert span_matches(docs, {"a.txt": "package manager"})["a.txt"] == {"a.txt"}
