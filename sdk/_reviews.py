@@ -199,8 +199,9 @@ class Reviews:
     def heartbeat(self, review: Review) -> None:
         """Tell the flow a reviewer is still working on ``review``.
 
-        The human-review flow gives up on a review (and escalates it) after
-        ``heartbeat_seconds`` without a heartbeat; a review UI calls this while the item is open.
+        A review started with ``heartbeat_seconds`` is given up (and escalated) after that long
+        without a heartbeat; a review UI calls this while the item is open. Reviews started
+        without it (the default) need no heartbeat.
 
         Args:
             review: a review from :meth:`pending`.

@@ -3,8 +3,11 @@
 Shape::
 
     Validate Review Request -> Prepare Review Request
-    Request Human Review           .waitForTaskToken; TimeoutSecondsPath / HeartbeatSecondsPath
-      timeout or no heartbeat -> Audit Review Timeout -> Escalate Review (its own deadline)
+    Review Heartbeat?              only a request with heartbeat_seconds gets a heartbeat
+    Request Human Review [With Heartbeat]   .waitForTaskToken; TimeoutSecondsPath
+                                   [/ HeartbeatSecondsPath]
+      timeout or no heartbeat -> Audit Review Timeout -> Escalation Heartbeat?
+        -> Escalate Review [With Heartbeat] (its own deadline)
         timeout again -> Audit Escalation Timeout -> Apply Policy Default (reject)
     Route Decision -> Apply Approval | Apply Rejection | Apply Edits
                    | anything else -> Audit Invalid Decision -> Invalid Decision (fails)
@@ -12,7 +15,10 @@ Shape::
 
 The review tasks are JSONPath states because ``TimeoutSecondsPath``/``HeartbeatSecondsPath``
 read the per-request deadline and heartbeat from the state input (``Prepare Review Request``
-fills in the defaults, 86400 s and 3600 s). Everything that *computes* (validation, defaults,
+fills in the default deadlines, 86400 s each). A heartbeat is opt-in: people do not heartbeat,
+so a review UI that does (``Reviews.heartbeat``) asks for one with ``heartbeat_seconds``;
+without it the task has no ``HeartbeatSecondsPath`` (an ASL task cannot switch its heartbeat
+off at run time, hence the two variants behind a Choice). Everything that *computes* (validation, defaults,
 routing on the decision, audit records, the output) is JSONata, where it reads as one
 expression instead of a chain of JSONPath states. The review level (``primary``,
 ``escalation``, ``policy``) is a workflow variable: ``Prepare Review Request`` assigns
@@ -51,10 +57,9 @@ from kbflow.workflows.asl import (
 from stepfunctions.steps import states as sdk
 from stepfunctions.steps.choice_rule import BaseRule
 
-__all__ = ["DEFAULT_DEADLINE_SECONDS", "DEFAULT_HEARTBEAT_SECONDS", "INPUT_SCHEMA", "build"]
+__all__ = ["DEFAULT_DEADLINE_SECONDS", "INPUT_SCHEMA", "build"]
 
 DEFAULT_DEADLINE_SECONDS: Final = 86400
-DEFAULT_HEARTBEAT_SECONDS: Final = 3600
 POLICY_DEFAULT: Final = "reject"
 """What happens when nobody decides before the escalation deadline."""
 
@@ -80,7 +85,8 @@ INPUT_SCHEMA: Final[dict[str, Json]] = {
         },
         "heartbeat_seconds": {
             **_SECONDS,
-            "description": "Max silence between heartbeats (default 3600).",
+            "description": "Max silence between heartbeats (default: none; a review UI that "
+            "heart-beats while the item is open sets it; kept below the deadlines).",
         },
         "escalation_deadline_seconds": {
             **_SECONDS,
@@ -109,14 +115,14 @@ _PREPARED = (
     f" ? $states.input.deadline_seconds : {DEFAULT_DEADLINE_SECONDS}; "
     "$e := $exists($states.input.escalation_deadline_seconds)"
     f" ? $states.input.escalation_deadline_seconds : {DEFAULT_DEADLINE_SECONDS}; "
-    "$h := $exists($states.input.heartbeat_seconds)"
-    f" ? $states.input.heartbeat_seconds : {DEFAULT_HEARTBEAT_SECONDS}; "
-    "{'item': $states.input.item, 'reason': $states.input.reason, 'deadline_seconds': $d, "
-    "'escalation_deadline_seconds': $e, "
-    "'heartbeat_seconds': $min([$h, $max([$min([$d, $e]) - 1, 1])])}"
+    "$h := $states.input.heartbeat_seconds; "
+    "$merge([{'item': $states.input.item, 'reason': $states.input.reason, 'deadline_seconds': $d, "
+    "'escalation_deadline_seconds': $e}, "
+    "$exists($h) ? {'heartbeat_seconds': $min([$h, $max([$min([$d, $e]) - 1, 1])])} : {}])"
     ") %}"
 )
-"""Defaults filled in; the heartbeat is kept below both deadlines (AWS wants it smaller)."""
+"""Defaults filled in; a requested heartbeat is kept below both deadlines (AWS wants it
+smaller)."""
 
 
 def _audit(
@@ -158,36 +164,80 @@ def _wait_for_review(
     deadline_path: str,
     on_timeout: Task,
     failed: Fail,
+    then: sdk.State,
     extra: dict[str, Json] | None = None,
+) -> Choice:
+    """A ``.waitForTaskToken`` task (the handler stores the token and notifies), in two variants.
+
+    Returns:
+        The entry: a Choice that takes the variant with a heartbeat only when the input asks for
+        one (``heartbeat_seconds``).
+    """
+    plain, beating = (
+        _review_task(
+            state_id + (" With Heartbeat" if heartbeat else ""),
+            function=function,
+            level=level,
+            comment=comment,
+            deadline_path=deadline_path,
+            heartbeat=heartbeat,
+            on_timeout=on_timeout,
+            failed=failed,
+            extra=extra,
+        )
+        for heartbeat in (False, True)
+    )
+    plain.next(then)
+    beating.next(then)
+    prefix = "Escalation" if level == "escalation" else "Review"
+    return Choice(
+        f"{prefix} Heartbeat?",
+        query_language="JSONata",
+        comment="A heartbeat only when the request asks for one (heartbeat_seconds)",
+        choices=[(Condition("{% $exists($states.input.heartbeat_seconds) %}"), beating)],
+        default=plain,
+    )
+
+
+def _review_task(
+    state_id: str,
+    *,
+    function: str,
+    level: str,
+    comment: str,
+    deadline_path: str,
+    heartbeat: bool,
+    on_timeout: Task,
+    failed: Fail,
+    extra: dict[str, Json] | None,
 ) -> Task:
-    """A JSONPath ``.waitForTaskToken`` task: the handler stores the token and notifies."""
+    payload: dict[str, Json] = {
+        "task_token.$": "$$.Task.Token",
+        "execution_arn.$": "$$.Execution.Id",
+        "level": level,
+        "item.$": "$.item",
+        "reason.$": "$.reason",
+        "deadline_seconds.$": deadline_path,
+        **({"heartbeat_seconds.$": "$.heartbeat_seconds"} if heartbeat else {}),
+        **(extra or {}),
+    }
     return Task(
         state_id,
         comment=comment,
         resource=LAMBDA_INVOKE_WAIT,
-        parameters={
-            "FunctionName": function_arn(function),
-            "Payload": {
-                "task_token.$": "$$.Task.Token",
-                "execution_arn.$": "$$.Execution.Id",
-                "level": level,
-                "item.$": "$.item",
-                "reason.$": "$.reason",
-                "deadline_seconds.$": deadline_path,
-                "heartbeat_seconds.$": "$.heartbeat_seconds",
-                **(extra or {}),
-            },
-        },
+        parameters={"FunctionName": function_arn(function), "Payload": payload},
         timeout_seconds_path=deadline_path,
-        heartbeat_seconds_path="$.heartbeat_seconds",
+        heartbeat_seconds_path="$.heartbeat_seconds" if heartbeat else None,
         result_path="$.decision",
         retry=transient_retry(idempotent=False),
         catch=[
             Catch(
-                error_equals=[TIMEOUT, HEARTBEAT_TIMEOUT],
+                error_equals=[TIMEOUT, HEARTBEAT_TIMEOUT] if heartbeat else [TIMEOUT],
                 next_step=on_timeout,
                 result_path="$.timeout",
-                comment="Nobody decided (or stopped heart-beating) in time",
+                comment="Nobody decided (or stopped heart-beating) in time"
+                if heartbeat
+                else "Nobody decided in time",
             ),
             *catch_all(failed),
         ],
@@ -321,9 +371,9 @@ def _timeouts(route: Choice, failed: Fail) -> Task:
         deadline_path="$.escalation_deadline_seconds",
         on_timeout=escalation_timeout,
         failed=failed,
+        then=route,
         extra={"error.$": "$.timeout"},
     )
-    escalate.next(route)
     first_timeout = _audit(
         "Audit Review Timeout",
         comment="Record that the first review timed out",
@@ -357,12 +407,12 @@ def build() -> dict[str, Any]:
         deadline_path="$.deadline_seconds",
         on_timeout=_timeouts(route, failed),
         failed=failed,
+        then=route,
     )
-    request.next(route)
     prepare = Pass(
         "Prepare Review Request",
         query_language="JSONata",
-        comment="Apply the default deadline (86400 s), heartbeat (3600 s) and escalation deadline",
+        comment="Apply the default deadlines (86400 s); keep a requested heartbeat below them",
         output=_PREPARED,
         assign={"level": "primary"},
     )

@@ -179,7 +179,7 @@ def test_review_decision_is_applied_audited_and_output(engine: Any) -> None:
     names = [name for name, _ in calls]
     assert names == ["RequestReview", "ApplyDecision", "WriteAudit"]
     request = calls[0][1]
-    assert (request["deadline_seconds"], request["heartbeat_seconds"]) == (86400, 3600)
+    assert request["deadline_seconds"] == 86400 and "heartbeat_seconds" not in request
     audit = calls[-1][1]
     assert (audit["action"], audit["actor"], audit["reason"]) == ("edit", "ann", "fixed")
 
@@ -205,9 +205,44 @@ def test_review_timeouts_escalate_then_apply_the_policy_default(engine: Any) -> 
         ("timeout", "escalation"),
         ("reject", "policy"),
     ]
-    assert audits[0]["reason"] in ("States.Timeout", "States.HeartbeatTimeout")
+    assert audits[0]["reason"] == "States.Timeout"  # no heartbeat was asked for
     escalation = next(event for name, event in calls if name == "EscalateReview")
     assert escalation["level"] == "escalation" and "Error" in escalation["error"]
+
+
+def test_review_without_heartbeat_waits_for_its_deadline(engine: Any) -> None:
+    """Nobody heart-beats a person's review: only the deadline (a day) moves it on."""
+    tokens: list[str] = []
+    _register(engine, _review_handlers(tokens, None, engine))
+    sm = engine.create_state_machine("kbflow-review-hb", human_review.build(),
+                                     substitutions=substitutions())
+    arn = engine.start_execution(sm, json.dumps({"item": {"id": "doc-1"}, "reason": "pii"}),
+                                 name="no-heartbeat")
+    while not tokens:
+        time.sleep(0.01)
+    engine.clock.advance(6 * 3600)  # well past the old one-hour heartbeat default
+    time.sleep(0.2)
+    assert engine.describe_execution(arn)["Status"] == "RUNNING"
+    history = engine.get_execution_history(arn)["events"]
+    assert not [e for e in history if e["type"] == "TaskTimedOut"]
+    entered = [e["stateEnteredEventDetails"]["name"] for e in history
+               if e["type"] == "TaskStateEntered"]
+    assert entered == ["Request Human Review"]
+    engine.stop_execution(arn)
+
+
+def test_review_with_heartbeat_escalates_when_the_ui_goes_silent(engine: Any) -> None:
+    calls = _register(engine, _review_handlers([], None, engine))
+    done = _run(engine, human_review.build(),
+                {"item": {"id": "doc-1"}, "reason": "pii", "heartbeat_seconds": 60}, "hb")
+    assert done["Status"] == "SUCCEEDED", done
+    audits = [event for name, event in calls if name == "WriteAudit"]
+    assert [(a["action"], a["reason"]) for a in audits][:2] == [
+        ("timeout", "States.HeartbeatTimeout"),
+        ("timeout", "States.HeartbeatTimeout"),
+    ]
+    request = next(event for name, event in calls if name == "RequestReview")
+    assert request["heartbeat_seconds"] == 60
 
 
 def _ingestion_handlers() -> dict[str, Handler]:

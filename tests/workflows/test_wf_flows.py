@@ -263,15 +263,24 @@ def test_review_waits_for_task_token_with_input_deadlines() -> None:
         ("Request Human Review", "$.deadline_seconds"),
         ("Escalate Review", "$.escalation_deadline_seconds"),
     ):
-        task = every[name]
-        assert task["Resource"] == "arn:aws:states:::lambda:invoke.waitForTaskToken"
-        assert task["Parameters"]["Payload"]["task_token.$"] == "$$.Task.Token"
-        assert task["TimeoutSecondsPath"] == deadline
-        assert task["HeartbeatSecondsPath"] == "$.heartbeat_seconds"
-        assert task["Catch"][0]["ErrorEquals"] == ["States.Timeout", "States.HeartbeatTimeout"]
-        assert not any("States.Timeout" in r["ErrorEquals"] for r in task["Retry"])
+        for task, heartbeat in ((every[name], False), (every[f"{name} With Heartbeat"], True)):
+            assert task["Resource"] == "arn:aws:states:::lambda:invoke.waitForTaskToken"
+            assert task["Parameters"]["Payload"]["task_token.$"] == "$$.Task.Token"
+            assert task["TimeoutSecondsPath"] == deadline
+            assert ("HeartbeatSecondsPath" in task) is heartbeat
+            assert ("heartbeat_seconds.$" in task["Parameters"]["Payload"]) is heartbeat
+            caught = task["Catch"][0]["ErrorEquals"]
+            assert caught == (["States.Timeout", "States.HeartbeatTimeout"] if heartbeat
+                              else ["States.Timeout"])
+            assert not any("States.Timeout" in r["ErrorEquals"] for r in task["Retry"])
+            assert task["Next"] == "Route Decision"
+    assert every["Prepare Review Request"]["Next"] == "Review Heartbeat?"
+    choice = every["Review Heartbeat?"]
+    assert choice["Choices"][0]["Next"] == "Request Human Review With Heartbeat"
+    assert choice["Default"] == "Request Human Review"
     assert every["Request Human Review"]["Catch"][0]["Next"] == "Audit Review Timeout"
-    assert every["Audit Review Timeout"]["Next"] == "Escalate Review"
+    assert every["Audit Review Timeout"]["Next"] == "Escalation Heartbeat?"
+    assert every["Escalation Heartbeat?"]["Default"] == "Escalate Review"
     assert every["Escalate Review"]["Catch"][0]["Next"] == "Audit Escalation Timeout"
     assert every["Audit Escalation Timeout"]["Next"] == "Apply Policy Default"
 
@@ -285,10 +294,12 @@ def test_review_defaults_and_validation() -> None:
         "reason": "pii",
         "deadline_seconds": 86400,
         "escalation_deadline_seconds": 86400,
-        "heartbeat_seconds": 3600,
     }
-    out = _eval(prepare, {"input": {"item": {"id": "a"}, "reason": "r", "deadline_seconds": 60}})
+    asked = {"item": {"id": "a"}, "reason": "r", "deadline_seconds": 60, "heartbeat_seconds": 300}
+    out = _eval(prepare, {"input": asked})
     assert out["deadline_seconds"] == 60 and out["heartbeat_seconds"] == 59
+    out = _eval(prepare, {"input": {**asked, "heartbeat_seconds": 30}})
+    assert out["heartbeat_seconds"] == 30
     rule = every["Validate Review Request"]["Choices"][0]["Condition"]
     assert (
         _eval(rule, {"input": {"item": {"id": "a"}, "reason": "r", "heartbeat_seconds": 5}}) is True
