@@ -18,9 +18,10 @@ read the per-request deadline and heartbeat from the state input (``Prepare Revi
 fills in the default deadlines, 86400 s each). A heartbeat is opt-in: people do not heartbeat,
 so a review UI that does (``Reviews.heartbeat``) asks for one with ``heartbeat_seconds``;
 without it the task has no ``HeartbeatSecondsPath`` (an ASL task cannot switch its heartbeat
-off at run time, hence the two variants behind a Choice). Everything that *computes* (validation, defaults,
-routing on the decision, audit records, the output) is JSONata, where it reads as one
-expression instead of a chain of JSONPath states. The review level (``primary``,
+off at run time, hence the two variants behind a Choice).
+
+Everything that *computes* (validation, defaults, routing on the decision, audit records, the
+output) is JSONata, where it reads as one expression instead of a chain of JSONPath states. The review level (``primary``,
 ``escalation``, ``policy``) is a workflow variable: ``Prepare Review Request`` assigns
 ``primary`` and each timeout audit moves it one level up, so the audit records and the output
 say at which level the decision was taken without threading it through the payload.
