@@ -21,9 +21,10 @@ without it the task has no ``HeartbeatSecondsPath`` (an ASL task cannot switch i
 off at run time, hence the two variants behind a Choice).
 
 Everything that *computes* (validation, defaults, routing on the decision, audit records, the
-output) is JSONata, where it reads as one expression instead of a chain of JSONPath states. The review level (``primary``,
-``escalation``, ``policy``) is a workflow variable: ``Prepare Review Request`` assigns
-``primary`` and each timeout audit moves it one level up, so the audit records and the output
+output) is JSONata, where it reads as one expression instead of a chain of JSONPath states.
+The review level (``primary``, ``escalation``, ``policy``) is a workflow variable: ``Prepare
+Review Request`` assigns ``primary`` and each timeout audit moves it one level up, so the audit
+records and the output
 say at which level the decision was taken without threading it through the payload.
 
 Every decision writes an audit record (who, when, what, why), and so does every timeout.
