@@ -24,8 +24,8 @@ Everything that *computes* (validation, defaults, routing on the decision, audit
 output) is JSONata, where it reads as one expression instead of a chain of JSONPath states.
 The review level (``primary``, ``escalation``, ``policy``) is a workflow variable: ``Prepare
 Review Request`` assigns ``primary`` and each timeout audit moves it one level up, so the audit
-records and the output
-say at which level the decision was taken without threading it through the payload.
+records and the output say at which level the decision was taken without threading it through
+the payload.
 
 Every decision writes an audit record (who, when, what, why), and so does every timeout.
 A decision sent with ``SendTaskSuccess`` is ``{"decision": "approve|reject|edit",
