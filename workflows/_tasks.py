@@ -24,6 +24,7 @@ __all__ = [
     "START_EXECUTION",
     "TIMEOUT",
     "TRANSIENT_ERRORS",
+    "TRANSIENT_FETCH_ERROR",
     "StepSpec",
     "catch_all",
     "chain",
@@ -51,6 +52,9 @@ TRANSIENT_ERRORS: Final[tuple[str, ...]] = (
 )
 """Errors that go away by themselves; every Lambda task retries them (docs/contracts.md)."""
 
+TRANSIENT_FETCH_ERROR: Final = "Kbflow.TransientFetchError"
+"""A web site said "later" (429/502/503/504) or could not be reached; fetch tasks retry it."""
+
 STATE_TIMEOUT_MARGIN: Final = 30
 """Seconds a task state waits beyond its Lambda's own timeout before ``States.Timeout``."""
 
@@ -67,11 +71,13 @@ def function_arn(name: str) -> str:
     return "${" + name + "FunctionArn}"
 
 
-def transient_retry(*, idempotent: bool = True) -> list[Retry]:
+def transient_retry(*, idempotent: bool = True, fetches: bool = False) -> list[Retry]:
     """Retriers for a Lambda task: jittered exponential backoff on transient errors.
 
     Args:
         idempotent: Also retry ``States.Timeout`` (only safe when re-running the task is harmless).
+        fetches: The task fetches from a web site: retry ``Kbflow.TransientFetchError`` slowly
+            (a busy site is not helped by a quick second request).
 
     Returns:
         One or two retriers, most specific first.
@@ -87,6 +93,18 @@ def transient_retry(*, idempotent: bool = True) -> list[Retry]:
             comment="Throttling and transient service errors: back off with full jitter",
         )
     ]
+    if fetches:
+        retriers.append(
+            Retry(
+                error_equals=[TRANSIENT_FETCH_ERROR],
+                interval_seconds=5,
+                max_attempts=3,
+                backoff_rate=3.0,
+                max_delay_seconds=60,
+                jitter_strategy="FULL",
+                comment="The site was busy or unreachable: try again later, then give up",
+            )
+        )
     if idempotent:
         retriers.append(
             Retry(
@@ -127,6 +145,7 @@ def lambda_task(
     output_path: PathField = None,
     catch: Sequence[Catch] = (),
     idempotent: bool = True,
+    fetches: bool = False,
 ) -> Task:
     """A JSONPath Lambda task state with kbflow's retry policy.
 
@@ -141,6 +160,7 @@ def lambda_task(
         output_path: JSONPath selecting the state output (e.g. ``$.Payload``).
         catch: Catchers.
         idempotent: Whether ``States.Timeout`` is retried.
+        fetches: Whether ``Kbflow.TransientFetchError`` is retried (web fetches).
 
     Returns:
         The task state.
@@ -159,7 +179,7 @@ def lambda_task(
         result_path=result_path,
         output_path=output_path,
         timeout_seconds=timeout_seconds + STATE_TIMEOUT_MARGIN,
-        retry=transient_retry(idempotent=idempotent),
+        retry=transient_retry(idempotent=idempotent, fetches=fetches),
         catch=catch,
     )
 

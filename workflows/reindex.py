@@ -142,6 +142,7 @@ def _page_chain(
         payload=payload,
         output_path="$.Payload",
         catch=to_error,
+        fetches=True,
     )
     fetch.next(changed)
     return fetch
@@ -251,6 +252,7 @@ def _crawl_and_diff(failed: Fail) -> tuple[Task, Task]:
         },
         result_path="$.crawl",
         catch=catch_all(failed),
+        fetches=True,
     )
     diff = lambda_task(
         "Diff Against Manifest",

@@ -21,7 +21,12 @@ from typing import Any, Final
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
 import httpx
-from kbflow.tasks.core.errors import DocumentTooLarge, FetchFailed, InvalidInput
+from kbflow.tasks.core.errors import (
+    DocumentTooLarge,
+    FetchFailed,
+    InvalidInput,
+    TransientFetchError,
+)
 
 __all__ = [
     "USER_AGENT",
@@ -37,6 +42,8 @@ __all__ = [
 ]
 
 USER_AGENT: Final = "kbflow-reindex/1.0"
+TRANSIENT_STATUSES: Final = frozenset({429, 502, 503, 504})
+"""HTTP statuses that say "later": raised as ``Kbflow.TransientFetchError`` and retried."""
 _DEFAULT_PORTS: Final = {"http": 80, "https": 443}
 _HTML_TYPES: Final = ("text/html", "application/xhtml+xml")
 
@@ -177,8 +184,10 @@ class Fetcher:
         """GET ``url`` (conditionally when ``etag``/``last_modified`` are given).
 
         Raises:
-            FetchFailed: robots.txt disallows it, timeout, too many redirects, transport error,
-                or an HTTP status of 400 or more.
+            TransientFetchError: HTTP 429/502/503/504, a timeout or a network error (worth
+                retrying later).
+            FetchFailed: robots.txt disallows it, too many redirects, another transport error,
+                or another HTTP status of 400 or more.
             DocumentTooLarge: The body is over ``max_bytes``.
         """
         url = normalise_url(url)
@@ -193,7 +202,11 @@ class Fetcher:
             with self._client.stream("GET", url, headers=headers) as response:
                 return self._read(url, response)
         except httpx.TimeoutException as exc:
-            raise FetchFailed(f"timed out fetching {url}", url=url) from exc
+            raise TransientFetchError(f"timed out fetching {url}", url=url) from exc
+        except httpx.NetworkError as exc:
+            raise TransientFetchError(
+                f"cannot reach {url}: {type(exc).__name__}", url=url
+            ) from exc
         except httpx.TooManyRedirects as exc:
             raise FetchFailed(f"too many redirects from {url}", url=url) from exc
         except httpx.HTTPError as exc:
@@ -208,6 +221,10 @@ class Fetcher:
         }
         if response.status_code == 304:
             return Page(url=final, status=304, **meta)
+        if response.status_code in TRANSIENT_STATUSES:
+            raise TransientFetchError(
+                f"HTTP {response.status_code} for {url}", url=url, status=response.status_code
+            )
         if response.status_code >= 400:
             raise FetchFailed(
                 f"HTTP {response.status_code} for {url}", url=url, status=response.status_code

@@ -13,7 +13,8 @@ class literally named ``Kbflow.Something`` (a dotted name, which ``type()`` allo
         ├── Kbflow.SourceAccessDenied    a source object is unreadable or outside its root
         ├── Kbflow.TransientStoreError   a store failed in a way worth retrying
         ├── Kbflow.InvalidInput          a task payload is malformed
-        ├── Kbflow.FetchFailed           an HTTP fetch failed (status, timeout, size cap)
+        ├── Kbflow.FetchFailed           an HTTP fetch failed (status, redirects, robots.txt)
+        │   └── Kbflow.TransientFetchError  429/502/503/504, timeout or network error: retry
         └── Kbflow.InvalidDecision       a review decision is malformed or not allowed
 
 Use them like ordinary classes under their Python names (``__qualname__`` stays the Python
@@ -37,6 +38,7 @@ __all__ = [
     "EmptyDocument",
     "ExtractionFailed",
     "FetchFailed",
+    "TransientFetchError",
     "InvalidDecision",
     "InvalidInput",
     "SourceAccessDenied",
@@ -133,6 +135,17 @@ class FetchFailed(TaskError):
     """An HTTP fetch failed: bad status, timeout, redirect loop or size cap."""
 
 
+@_named("Kbflow.TransientFetchError")
+class TransientFetchError(FetchFailed):
+    """The site was busy or unreachable (HTTP 429/502/503/504, a timeout, a network error).
+
+    A subclass of :class:`FetchFailed` (code that gives up on a page catches both); the flows
+    retry it by name with a slow backoff before giving up.
+    """
+
+    retryable: ClassVar[bool] = True
+
+
 @_named("Kbflow.InvalidDecision")
 class InvalidDecision(TaskError):
     """A review decision is malformed or not allowed in the current state."""
@@ -147,6 +160,7 @@ _ALL: Final[tuple[type[TaskError], ...]] = (
     TransientStoreError,
     InvalidInput,
     FetchFailed,
+    TransientFetchError,
     InvalidDecision,
 )
 

@@ -143,6 +143,29 @@ def test_reindex_event_mode(
         assert done["Error"] in ("Kbflow.FetchFailed", "Kbflow.InvalidInput")
 
 
+def test_a_busy_site_is_retried_then_given_up(engine: Any) -> None:
+    """Kbflow.TransientFetchError: retried with a slow backoff (virtual time), then caught."""
+    attempts: list[str] = []
+
+    def busy_then_ok(event: dict[str, Any], ctx: Any) -> dict[str, Any]:
+        attempts.append(event["url"])
+        if event["url"].endswith("down") or len(attempts) < 3:
+            raise _error("Kbflow.TransientFetchError")("HTTP 503")
+        return _page(event, ctx)
+
+    calls = _register(engine, {**_reindex_handlers(), "FetchPage": busy_then_ok})
+    done = _run(engine, reindex.build(),
+                {"detail": {"page": "https://w/same", "action": "created"}}, "busy")
+    assert done["Status"] == "SUCCEEDED", done
+    assert len(attempts) == 3
+    attempts.clear()
+    done = _run(engine, reindex.build(),
+                {"detail": {"page": "https://w/down", "action": "created"}}, "down")
+    assert (done["Status"], done["Error"]) == ("FAILED", "Kbflow.TransientFetchError")
+    assert len(attempts) == 4  # the first try and MaxAttempts 3
+    assert [n for n, _ in calls].count("FetchPage") == 7
+
+
 def _review_handlers(
     tokens: list[str], decision: dict[str, Any] | None, eng: Any
 ) -> dict[str, Handler]:

@@ -395,3 +395,16 @@ def test_ingestion_output_carries_the_summary_counts() -> None:
     state = {"input": {"run_id": "r1", "summary": counts, "map": {"map_run_arn": "arn:m"}}}
     out = _eval(asl["States"]["Ingestion Complete"]["Output"], state)
     assert out == {"run_id": "r1", "counts": counts, "map_run_arn": "arn:m"}
+
+
+def test_only_web_fetches_retry_a_busy_site() -> None:
+    every = _all(reindex.build())
+    for name, state in every.items():
+        if state.get("Type") != "Task":
+            continue
+        retried = [e for r in state.get("Retry", []) for e in r["ErrorEquals"]]
+        fetches = name in ("Fetch Page", "Fetch Site Page", "Crawl Site")
+        assert ("Kbflow.TransientFetchError" in retried) is fetches, name
+        if fetches:
+            [rule] = [r for r in state["Retry"] if r["ErrorEquals"] == ["Kbflow.TransientFetchError"]]
+            assert rule["IntervalSeconds"] >= 5 and rule["JitterStrategy"] == "FULL"

@@ -12,7 +12,12 @@ import pytest
 from handler_fakes import FakeLambdaContext
 from kbflow.tasks.adapters.config import Adapters, use_adapters
 from kbflow.tasks.core.crawl import CrawlLimits, Fetcher, crawl, normalise_url, url_doc_id
-from kbflow.tasks.core.errors import DocumentTooLarge, FetchFailed, InvalidInput
+from kbflow.tasks.core.errors import (
+    DocumentTooLarge,
+    FetchFailed,
+    InvalidInput,
+    TransientFetchError,
+)
 from kbflow.tasks.handlers import ingestion as ing
 from kbflow.tasks.handlers import reindex as h
 
@@ -180,6 +185,32 @@ def test_size_cap_and_timeout_and_http_errors() -> None:
             fetcher.fetch(f"{SITE}/slow")
         with pytest.raises(FetchFailed, match="HTTP 410"):
             fetcher.fetch(f"{SITE}/gone")
+
+
+@pytest.mark.parametrize("status", [429, 502, 503, 504])
+def test_busy_sites_are_transient_and_other_errors_are_not(status: int) -> None:
+    def site(request: httpx.Request) -> httpx.Response:
+        path = request.url.path
+        if path == "/robots.txt":
+            return httpx.Response(404)
+        if path == "/busy":
+            return httpx.Response(status)
+        if path == "/down":
+            raise httpx.ConnectError("connection refused", request=request)
+        if path == "/slow":
+            raise httpx.ReadTimeout("slow", request=request)
+        return httpx.Response(int(path.strip("/")))
+
+    with Fetcher(httpx.MockTransport(site)) as fetcher:
+        for path in ("/busy", "/down", "/slow"):
+            with pytest.raises(TransientFetchError) as raised:
+                fetcher.fetch(f"{SITE}{path}")
+            assert raised.value.error_name == "Kbflow.TransientFetchError"
+            assert isinstance(raised.value, FetchFailed)  # callers giving up catch both
+        for code in (400, 403, 404, 410, 500):
+            with pytest.raises(FetchFailed) as raised:
+                fetcher.fetch(f"{SITE}/{code}")
+            assert not isinstance(raised.value, TransientFetchError), code
 
 
 def _page_chain(event: dict[str, Any], ctx: FakeLambdaContext) -> dict[str, Any]:
