@@ -406,5 +406,6 @@ def test_only_web_fetches_retry_a_busy_site() -> None:
         fetches = name in ("Fetch Page", "Fetch Site Page", "Crawl Site")
         assert ("Kbflow.TransientFetchError" in retried) is fetches, name
         if fetches:
-            [rule] = [r for r in state["Retry"] if r["ErrorEquals"] == ["Kbflow.TransientFetchError"]]
+            busy = ["Kbflow.TransientFetchError"]
+            [rule] = [r for r in state["Retry"] if r["ErrorEquals"] == busy]
             assert rule["IntervalSeconds"] >= 5 and rule["JitterStrategy"] == "FULL"
