@@ -63,33 +63,43 @@ def _report_drift(stale: list[str], target: Path) -> None:
 @click.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
 @click.option("--no-statelint", is_flag=True, help="Skip the statelint linter.")
-def validate(paths: tuple[Path, ...], no_statelint: bool) -> None:
+@click.option(
+    "--strict",
+    is_flag=True,
+    help="Fail on statelint findings too (by default they are printed as warnings).",
+)
+def validate(paths: tuple[Path, ...], no_statelint: bool, strict: bool) -> None:
     """Validate ASL definitions (files, or folders of *.asl.json).
 
-    Runs the JSON Schema for ASL (JSONPath and JSONata states), the statelint linter and
-    kbflow's semantic checks (targets exist, every state reachable, a terminal state,
-    States.ALL alone and last, well-formed ${...} placeholders, field combinations AWS
-    rejects). Prints every problem as FILE:/json/pointer: message and exits 1 when there is
+    Runs the JSON Schema for ASL (JSONPath and JSONata states), kbflow's semantic checks
+    (targets exist, every state reachable, a terminal state, States.ALL alone and last,
+    well-formed ${...} placeholders, field combinations AWS rejects) and the statelint
+    linter. Prints every problem as FILE:/json/pointer: message and exits 1 when there is
     any; prints one OK line otherwise.
 
-    statelint findings end in [statelint]; statelint lags behind AWS on some newer fields
-    (e.g. Assign in JSONPath Task states), so --no-statelint skips it.
+    statelint findings end in [statelint] and are warnings unless --strict: statelint lags
+    behind AWS on newer fields (e.g. Assign in JSONPath states, which AWS accepts), so a
+    finding only statelint makes does not fail the run. --no-statelint skips it.
     """
     from kbflow.runtime.asl.validate import format_problem, validate_file
 
     files = list(_definition_files(paths))
     if not files:
         raise click.UsageError("no *.asl.json files found in the given folders")
-    failed = 0
+    failed = warned = 0
     for file in files:
         problems = validate_file(file, use_statelint=not no_statelint)
-        failed += bool(problems)
+        errors = [p for p in problems if strict or p.source != "statelint"]
+        failed += bool(errors)
+        warned += len(problems) - len(errors)
         for problem in problems:
-            click.echo(format_problem(str(file), problem))
+            note = "" if problem in errors else " (warning)"
+            click.echo(format_problem(str(file), problem) + note)
     if failed:
         click.echo(f"{failed} of {len(files)} definition(s) invalid", err=True)
         raise click.exceptions.Exit(1)
-    click.echo(f"OK: {len(files)} definition(s) valid")
+    suffix = f"; {warned} statelint warning(s), see above" if warned else ""
+    click.echo(f"OK: {len(files)} definition(s) valid{suffix}")
 
 
 def _definition_files(paths: Iterable[Path]) -> Iterable[Path]:

@@ -89,6 +89,23 @@ def test_validate_reports_every_problem_with_file_and_pointer(tmp_path: Path) ->
     assert "1 of 1 definition(s) invalid" in err
 
 
+def test_statelint_only_findings_are_warnings_unless_strict(tmp_path: Path) -> None:
+    # AWS accepts Assign in a JSONPath Task; statelint does not know the field yet.
+    modern = tmp_path / "modern.asl.json"
+    modern.write_text(json.dumps({"StartAt": "A", "States": {"A": {
+        "Type": "Task", "Resource": "arn:aws:lambda:us-east-1:123456789012:function:f",
+        "Assign": {"x.$": "$.a"}, "End": True}}}))
+    code, out, _ = _run("validate", str(modern))
+    assert code == 0, out
+    assert f"{modern}:/States/A/Assign: " in out and "[statelint] (warning)" in out
+    assert "OK: 1 definition(s) valid; 1 statelint warning(s)" in out
+    code, out, err = _run("validate", "--strict", str(modern))
+    assert code == 1 and "[statelint]" in out and "(warning)" not in out
+    assert "1 of 1 definition(s) invalid" in err
+    code, out, _ = _run("validate", "--no-statelint", str(modern))
+    assert code == 0 and out.strip() == "OK: 1 definition(s) valid"
+
+
 def test_validate_bad_json_names_line_and_column(tmp_path: Path) -> None:
     bad = tmp_path / "broken.asl.json"
     bad.write_text('{"StartAt": "A",\n "States": }')
