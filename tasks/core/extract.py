@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import io
 import re
+import threading
 import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
@@ -57,6 +58,11 @@ _HEADING_LINE: Final = re.compile(
 PAGE_BREAK: Final = "\f"
 _SCAN_MAX_CHARS: Final = 200
 _SCAN_COVERAGE: Final = 0.4
+PDFIUM_LOCK: Final = threading.Lock()
+"""Held around every PDFium call. PDFium is not thread-safe, not even across documents (the
+pypdfium2 docs), and task functions run on threads of one process when ``kbflow`` is not given
+worker processes: two PDFs extracted at once crashed the process (a segfault in libpdfium).
+OCR of a rendered page runs outside it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -225,40 +231,61 @@ class _Partial:
 def _extract_pdf(data: bytes, ctx: _Context) -> _Partial:
     import pypdfium2 as pdfium
 
-    try:
-        document = pdfium.PdfDocument(data)
-    except pdfium.PdfiumError as exc:
-        raise ExtractionFailed(f"cannot open PDF: {exc}") from exc
+    with PDFIUM_LOCK:
+        try:
+            document = pdfium.PdfDocument(data)
+        except pdfium.PdfiumError as exc:
+            raise ExtractionFailed(f"cannot open PDF: {exc}") from exc
     try:
         return _pdf_pages(document, ctx)
     finally:
-        document.close()
+        with PDFIUM_LOCK:
+            document.close()
 
 
 def _pdf_pages(document: Any, ctx: _Context) -> _Partial:
-    import pypdfium2 as pdfium
-
-    count = len(document)
+    with PDFIUM_LOCK:
+        count = len(document)
+        title = _pdf_title(document)
     if count > ctx.limits.max_pages:
         raise DocumentTooLarge(
             f"PDF has {count} pages (limit {ctx.limits.max_pages})", pages=count
         )
-    out = _Partial(text="", pages=count, title=_pdf_title(document))
+    out = _Partial(text="", pages=count, title=title)
     pages: list[list[Line]] = []
     for index in range(count):
-        try:
-            page = document[index]
-            try:
-                pages.append(_pdf_page_lines(page, index, ctx, out))
-            finally:
-                page.close()
-        except pdfium.PdfiumError as exc:
-            raise ExtractionFailed(f"cannot read PDF page {index + 1}: {exc}") from exc
+        lines, scan = _pdf_page(document, index, ctx, out)
+        if scan is not None:  # OCR outside the lock: other threads' PDFs go on meanwhile
+            result = ctx.ocr(scan)
+            out.ocr_pages += 1
+            out.ocr_results.append(result)
+            if len(result.text.strip()) > sum(len(line.text.strip()) for line in lines):
+                lines = plain_lines(result.text)
+        pages.append(lines)
     out.text = PAGE_BREAK.join(render_pages(pages))
     return out
 
 
-def _pdf_page_lines(page: Any, index: int, ctx: _Context, out: _Partial) -> list[Line]:
+def _pdf_page(
+    document: Any, index: int, ctx: _Context, out: _Partial
+) -> tuple[list[Line], Image.Image | None]:
+    """The page's text-layer lines, and its rendering when it needs OCR (under the lock)."""
+    import pypdfium2 as pdfium
+
+    with PDFIUM_LOCK:
+        try:
+            page = document[index]
+            try:
+                return _page_lines_or_scan(page, index, ctx, out)
+            finally:
+                page.close()
+        except pdfium.PdfiumError as exc:
+            raise ExtractionFailed(f"cannot read PDF page {index + 1}: {exc}") from exc
+
+
+def _page_lines_or_scan(
+    page: Any, index: int, ctx: _Context, out: _Partial
+) -> tuple[list[Line], Image.Image | None]:
     textpage = page.get_textpage()
     try:
         lines = page_lines(textpage)
@@ -268,19 +295,21 @@ def _pdf_page_lines(page: Any, index: int, ctx: _Context, out: _Partial) -> list
     if chars >= ctx.limits.min_page_chars and not (
         chars < _SCAN_MAX_CHARS and _image_coverage(page) >= _SCAN_COVERAGE
     ):
-        return lines
+        return lines, None
     if out.ocr_pages >= ctx.limits.max_ocr_pages:
         out.warnings.append(f"page {index + 1}: no text layer; OCR page cap reached, skipped")
-        return lines
+        return lines, None
     width, height = page.get_size()
     scale = ctx.limits.ocr_dpi / 72
     if width * height * scale * scale > ctx.limits.max_image_pixels:
         scale = (ctx.limits.max_image_pixels / max(1.0, width * height)) ** 0.5
-    image = page.render(scale=scale, grayscale=True).to_pil()
-    result = ctx.ocr(image)
-    out.ocr_pages += 1
-    out.ocr_results.append(result)
-    return plain_lines(result.text) if len(result.text.strip()) > chars else lines
+    bitmap = page.render(scale=scale, grayscale=True)
+    try:
+        # A copy in PIL's own memory: the bitmap is freed here, under the lock, not by
+        # whichever thread drops the image later.
+        return lines, bitmap.to_pil().copy()
+    finally:
+        bitmap.close()
 
 
 def _image_coverage(page: Any) -> float:

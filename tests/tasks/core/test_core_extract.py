@@ -19,7 +19,15 @@ from kbflow.tasks.core.errors import (
     ExtractionFailed,
     UnsupportedMediaType,
 )
-from kbflow.tasks.core.extract import PAGE_BREAK, Extracted, Limits, extract, sections_of
+from kbflow.tasks.core.extract import (
+    PAGE_BREAK,
+    PDFIUM_LOCK,
+    Extracted,
+    Limits,
+    extract,
+    sections_of,
+)
+from kbflow.tasks.core.ocr import OcrResult
 from kbflow.tasks.core.samples import (
     SampleFile,
     docx_bytes,
@@ -99,6 +107,39 @@ def test_scan_with_a_stamped_text_line_is_still_ocrd(fake_ocr: FakeOcr) -> None:
     assert len(fake_ocr.images) == 1 and result.text == fake_ocr.text
     with_text = pdf_bytes(POLICY, title="t")  # real text, no image: never OCR'd
     assert not extract(with_text, media.PDF, ocr=fake_ocr).ocr_used
+
+
+def test_ocr_of_a_scanned_page_runs_outside_the_pdfium_lock() -> None:
+    held: list[bool] = []
+
+    class LockProbe(FakeOcr):
+        def recognise(self, image: Image.Image) -> OcrResult:
+            held.append(PDFIUM_LOCK.locked())
+            image.load()  # the rendering is PIL's own copy, usable after the page is closed
+            return super().recognise(image)
+
+    result = extract(_blank_pdf(2), media.PDF, ocr=LockProbe())
+    assert held == [False, False] and result.ocr_pages == 2
+    assert not PDFIUM_LOCK.locked()
+
+
+def test_pdfs_extracted_on_many_threads_at_once() -> None:
+    """PDFium is not thread-safe: without the lock this crashed the process (segfault)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    docs = [pdf_bytes(POLICY * (1 + i % 3), title=f"t{i}") for i in range(6)]
+    scans = [_blank_pdf(2) for _ in range(2)]
+    expected = [extract(d, media.PDF).text for d in docs]
+
+    def work(i: int) -> str:
+        if i % 4 == 3:
+            return str(extract(scans[i % 2], media.PDF, ocr=FakeOcr()).ocr_pages)
+        return extract(docs[i % len(docs)], media.PDF).text
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        results = list(pool.map(work, range(96)))
+    for i, text in enumerate(results):
+        assert text == ("2" if i % 4 == 3 else expected[i % len(docs)]), i
 
 
 def test_pdf_ocr_page_cap_skips_with_a_warning(fake_ocr: FakeOcr) -> None:
