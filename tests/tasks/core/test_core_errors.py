@@ -12,7 +12,8 @@ from kbflow.tasks.core.errors import ERROR_NAMES, DocumentTooLarge, TaskError, b
 CONTRACT_NAMES = (
     "Kbflow.UnsupportedMediaType", "Kbflow.DocumentTooLarge", "Kbflow.ExtractionFailed",
     "Kbflow.EmptyDocument", "Kbflow.SourceAccessDenied", "Kbflow.TransientStoreError",
-    "Kbflow.InvalidInput", "Kbflow.FetchFailed", "Kbflow.InvalidDecision",
+    "Kbflow.InvalidInput", "Kbflow.FetchFailed", "Kbflow.TransientFetchError",
+    "Kbflow.InvalidDecision",
 )
 
 
@@ -36,8 +37,15 @@ def test_error_carries_cause_details_and_failure_shape() -> None:
                                 "Cause": "document is 300 bytes (limit 100)"}
 
 
-def test_only_the_store_error_is_retryable() -> None:
-    assert [n for n in ERROR_NAMES if by_name(n).retryable] == ["Kbflow.TransientStoreError"]
+def test_only_the_transient_errors_are_retryable() -> None:
+    assert [n for n in ERROR_NAMES if by_name(n).retryable] == [
+        "Kbflow.TransientStoreError",
+        "Kbflow.TransientFetchError",
+    ]
+    busy = by_name("Kbflow.TransientFetchError")("HTTP 503", url="https://w/a", status=503)
+    assert isinstance(busy, errors.FetchFailed)
+    back = pickle.loads(pickle.dumps(busy))
+    assert type(back).__name__ == "Kbflow.TransientFetchError" and back.details["status"] == 503
 
 
 def test_errors_pickle_across_processes() -> None:
