@@ -8,7 +8,8 @@ Shape (the console graph reads top-down)::
            Fetch And Fingerprint Document -> Skip Unchanged Document? -> Route By Media Type
            -> Extract PDF Text | OCR Image | Extract HTML Text | Extract DOCX Text
               | Extract Plain Text | Reject Unsupported Media Type (-> quarantine)
-           -> Clean Text -> Detect And Redact PII -> Chunk Text -> Embed Chunks
+           -> Clean Text -> Detect And Redact PII -> Chunk Text -> Many Chunks?
+           -> Embed Chunks | Plan Embedding Slices -> Embed Chunk Slices (inline Map)
            -> Index Document -> Record In Manifest -> Needs Human Review?
            -> [Start Human Review: states:startExecution, not waited for] -> Document Indexed
            any error -> Quarantine Document -> Document Quarantined
@@ -96,6 +97,9 @@ BATCH_SIZE: Final = 20
 MAX_CHILD_EXECUTIONS: Final = 50
 DOCS_IN_FLIGHT_PER_BATCH: Final = 10
 TOLERATED_FAILURE_PERCENTAGE: Final = 5
+EMBED_SLICE_CHUNKS: Final = 128
+"""A document with more chunks is embedded in slices of this many, several at once."""
+EMBED_SLICES_IN_FLIGHT: Final = 4
 RESULTS_PREFIX: Final = "map-results/ingestion"
 """ResultWriter prefix in the work bucket; AWS appends ``/<map run id>/manifest.json`` etc."""
 
@@ -161,7 +165,9 @@ _INDEXING: Final[tuple[StepSpec, ...]] = (
         "Find personal data, write a redacted copy, flag the document for review if found",
     ),
     ("Chunk Text", "ChunkText", 120, "Split the redacted text into overlapping chunks"),
-    ("Embed Chunks", "EmbedChunks", 600, "Compute an embedding per chunk"),
+)
+_EMBED: Final[StepSpec] = ("Embed Chunks", "EmbedChunks", 600, "Compute an embedding per chunk")
+_INDEXED: Final[tuple[StepSpec, ...]] = (
     (
         "Index Document",
         "IndexDocument",
@@ -254,7 +260,8 @@ def _per_document_chain() -> Task:
             "'review_execution': $states.input.review_execution.execution_arn",
         ),
     )
-    clean = chain([step(spec) for spec in _INDEXING], _start_review(indexed, quarantine))
+    index = chain([step(spec) for spec in _INDEXED], _start_review(indexed, quarantine))
+    clean = chain([step(spec) for spec in _INDEXING], _embed(step, index, quarantine))
     unchanged = Pass(
         "Document Unchanged",
         query_language="JSONata",
@@ -270,6 +277,64 @@ def _per_document_chain() -> Task:
     fetch = step(_FETCH)
     fetch.next(skip)
     return fetch
+
+
+def _embed(step: Callable[[StepSpec], Task], then: Task, quarantine: Task) -> Choice:
+    """Embed Chunks in one task, or a long document in slices embedded side by side.
+
+    One task per document leaves a long manual (a thousand chunks and more) to one Lambda, or to
+    one worker locally, while the others idle; slices of :data:`EMBED_SLICE_CHUNKS` spread it.
+    Each slice writes its own ``.npy``; Index Document stacks them in order.
+    """
+    whole = step(_EMBED)
+    whole.next(then)
+    piece = lambda_task(
+        "Embed Chunk Slice",
+        function="EmbedChunks",
+        timeout_seconds=600,
+        comment="Embed one slice of the document's chunks; returns {start, stop, key}",
+        payload="States.JsonMerge($.doc, $.slice, false)",
+        output_path="$.Payload",
+    )
+    slices = Map(
+        "Embed Chunk Slices",
+        comment=f"Embed {EMBED_SLICE_CHUNKS}-chunk slices, {EMBED_SLICES_IN_FLIGHT} at a time",
+        items_path="$.embed_slices.starts",
+        item_selector={
+            "doc.$": "$",
+            "slice": {"slice": {"start.$": "$$.Map.Item.Value", "size": EMBED_SLICE_CHUNKS}},
+        },
+        max_concurrency=EMBED_SLICES_IN_FLIGHT,
+        processor=piece,
+        result_path="$.embedding_slices",
+        catch=catch_all(quarantine),
+    )
+    slices.next(then)
+    plan = Pass(
+        "Plan Embedding Slices",
+        comment="The first chunk of each slice (States.ArrayRange allows 1,000 slices)",
+        parameters={
+            "starts.$": f"States.ArrayRange(0, States.MathAdd($.chunks, -1), {EMBED_SLICE_CHUNKS})"
+        },
+        result_path="$.embed_slices",
+    )
+    plan.next(slices)
+    return Choice(
+        "Many Chunks?",
+        comment=f"More than {EMBED_SLICE_CHUNKS} chunks: embed in slices",
+        choices=[(_more_chunks_than(EMBED_SLICE_CHUNKS), plan)],
+        default=whole,
+    )
+
+
+def _more_chunks_than(limit: int) -> BaseRule:
+    return ChoiceRule.And(
+        [
+            ChoiceRule.IsPresent("$.chunks", True),
+            ChoiceRule.IsNumeric("$.chunks", True),
+            ChoiceRule.NumericGreaterThan("$.chunks", limit),
+        ]
+    )
 
 
 def _document_batch() -> Map:

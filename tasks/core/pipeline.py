@@ -185,7 +185,13 @@ def _embed(texts: list[str], adapters: Adapters, batch: int) -> np.ndarray[Any, 
 
 
 def embed_chunks(doc: dict[str, Any], adapters: Adapters) -> dict[str, Any]:
-    """Embed the chunks in batches of ``options.embed_batch`` (``artifacts.embeddings``, .npy)."""
+    """Embed the chunks in batches of ``options.embed_batch`` (``artifacts.embeddings``, .npy).
+
+    With ``doc["slice"] = {"start", "size"}`` only that slice is embedded (the ingestion flow
+    spreads a long document over several tasks); see :func:`embed_slice`.
+    """
+    if "slice" in doc:
+        return embed_slice(doc, adapters)
     chunks = _load_chunks(doc, adapters)
     matrix = _embed(
         [c.get("embed_text") or c["text"] for c in chunks],
@@ -200,6 +206,70 @@ def embed_chunks(doc: dict[str, Any], adapters: Adapters) -> dict[str, Any]:
         doc,
         {"embeddings": key},
         embedding={"model": str(adapters.embedder.model_id), "dimension": int(matrix.shape[1])},
+    )
+
+
+def embed_slice(doc: dict[str, Any], adapters: Adapters) -> dict[str, Any]:
+    """Embed ``chunks[start:start + size]`` into its own ``.npy`` in the work store.
+
+    Returns:
+        ``{"start", "stop", "key"}``: Index Document stacks the slices in ``start`` order.
+
+    Raises:
+        InvalidInput: the slice is malformed or starts outside the document's chunks.
+    """
+    piece = doc.get("slice")
+    start, size = (piece.get("start"), piece.get("size")) if isinstance(piece, dict) else (0, 0)
+    chunks = _load_chunks(doc, adapters)
+    if not (_count(start) and _count(size) and start < len(chunks) and size > 0):
+        raise InvalidInput(
+            f"slice {piece!r} is not within the document's {len(chunks)} chunks", pointer="/slice"
+        )
+    stop = min(start + size, len(chunks))
+    matrix = _embed(
+        [c.get("embed_text") or c["text"] for c in chunks[start:stop]],
+        adapters,
+        max(1, int(options_of(doc)["embed_batch"])),
+    )
+    buffer = io.BytesIO()
+    np.save(buffer, matrix, allow_pickle=False)
+    key = artifact_key(doc, f"embeddings-{start:07d}.npy")
+    adapters.objects.put_object(adapters.work_bucket, key, buffer.getvalue())
+    return {"start": start, "stop": stop, "key": key}
+
+
+def _count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _load_vectors(doc: dict[str, Any], chunks: int, adapters: Adapters) -> Any:
+    """The document's embedding matrix: one ``.npy``, or its slices stacked in order."""
+    slices = doc.get("embedding_slices")
+    if slices is None:
+        key = (doc.get("artifacts") or {}).get("embeddings")
+        if not key:
+            raise InvalidInput(
+                f"doc {doc.get('doc_id')} has no embeddings artifact", pointer="/artifacts"
+            )
+        return _load_npy(adapters, key)
+    ordered = sorted(slices, key=lambda s: int(s["start"])) if isinstance(slices, list) else []
+    covered = 0
+    for piece in ordered:
+        if int(piece["start"]) != covered:
+            break
+        covered = int(piece["stop"])
+    if not ordered or covered != chunks:
+        raise InvalidInput(
+            f"doc {doc.get('doc_id')}: embedding slices cover chunks 0..{covered}, "
+            f"not all {chunks}",
+            pointer="/embedding_slices",
+        )
+    return np.vstack([_load_npy(adapters, str(piece["key"])) for piece in ordered])
+
+
+def _load_npy(adapters: Adapters, key: str) -> Any:
+    return np.load(
+        io.BytesIO(adapters.objects.get_object(adapters.work_bucket, key)), allow_pickle=False
     )
 
 
@@ -231,16 +301,11 @@ def _upsert(
 def index_document(doc: dict[str, Any], adapters: Adapters) -> dict[str, Any]:
     """Replace the document's chunks in the index, atomically (old chunks go in the same write)."""
     chunks = _load_chunks(doc, adapters)
-    key = (doc.get("artifacts") or {}).get("embeddings")
-    if not key:
-        raise InvalidInput(
-            f"doc {doc.get('doc_id')} has no embeddings artifact", pointer="/artifacts"
-        )
-    vectors = np.load(
-        io.BytesIO(adapters.objects.get_object(adapters.work_bucket, key)), allow_pickle=False
-    )
+    vectors = _load_vectors(doc, len(chunks), adapters)
     _upsert(doc, adapters, chunks, vectors)
-    return {**doc, "indexed": {"chunks": len(chunks)}}
+    # The slice plan and list only served this step: later states carry a small doc again.
+    rest = {k: v for k, v in doc.items() if k not in ("embed_slices", "embedding_slices")}
+    return {**rest, "indexed": {"chunks": len(chunks)}}
 
 
 def reindex_text(doc: dict[str, Any], text: str, adapters: Adapters) -> int:

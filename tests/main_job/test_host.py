@@ -132,3 +132,37 @@ def test_bounded_invoker_does_not_count_queueing_against_the_timeout() -> None:
     assert [o.error for o in outcomes] == [None] * 4  # 1.2 s of queued work, 0.5 s timeout
     assert [o.payload["n"] for o in outcomes] == [0, 1, 2, 3]
     assert max(peak) == 1
+
+
+def test_a_long_document_is_embedded_in_slices_end_to_end(tmp_path: Path) -> None:
+    """Real handlers and embedder: the slices' vectors land on the right chunks."""
+    from kbflow.tasks.adapters.objectstore import iter_objects
+    from kbflow.workflows.ingestion import EMBED_SLICE_CHUNKS
+
+    def iter_keys(store: Any, bucket: str) -> list[str]:
+        return [item["Key"] for item in iter_objects(store, bucket, "")]
+
+    src = tmp_path / "docs"
+    src.mkdir()
+    sentences = [f"Clause {i}: the {w} account holder keeps statement number {i} on file."
+                 for i, w in enumerate(["savings", "current", "deposit", "loan"] * 60)]
+    (src / "manual.txt").write_text("\n\n".join(sentences), encoding="utf-8")
+    with Host(tmp_path / "store", file_roots=[src], durable=False) as host:
+        report = run_ingestion(host, src, options={"chunk_tokens": 24, "chunk_overlap": 0},
+                               timeout=300)
+        assert report.status == "SUCCEEDED" and report.indexed == 1, report.to_json()
+        index = host.adapters.index
+        doc_id = index.search("Clause 7", None, k=1, mode="lexical")[0].doc_id
+        chunks = index.chunks(doc_id)
+        assert len(chunks) > EMBED_SLICE_CHUNKS
+        work = host.adapters.work_bucket
+        parts = sorted(k for k in iter_keys(host.adapters.objects, work) if "/embeddings-" in k)
+        assert [k.rsplit("-", 1)[1] for k in parts] == [
+            "0000000.npy",
+            f"{EMBED_SLICE_CHUNKS:07d}.npy",
+        ]
+        assert [c.chunk_index for c in chunks] == list(range(len(chunks)))
+        for probe in (chunks[3], chunks[EMBED_SLICE_CHUNKS + 5], chunks[-2]):
+            vector = host.adapters.embedder.embed([probe.text])[0]
+            [hit] = index.search(probe.text, vector, k=1, mode="vector")
+            assert hit.chunk_index == probe.chunk_index

@@ -361,6 +361,56 @@ def test_ingestion_end_to_end() -> None:
     }
 
 
+def test_a_long_document_is_embedded_in_slices(engine: Any) -> None:
+    """Many Chunks? -> Plan Embedding Slices -> Embed Chunk Slices -> Index Document."""
+    from kbflow.workflows.ingestion import EMBED_SLICE_CHUNKS
+
+    store_mod = pytest.importorskip("kbflow.runtime.objectstore")
+    store = store_mod.InMemoryObjectStore()
+    for name in ("long.pdf", "short.png"):
+        store.put_object("src", f"docs/{name}", b"data")
+    eng = engine_mod.Engine(clock=clock_mod.VirtualClock(), object_store=store)
+    handlers = _ingestion_handlers()
+
+    def chunk(event: dict[str, Any], ctx: Any) -> dict[str, Any]:
+        return {**event, "chunks": 300 if event["key"].endswith("pdf") else 5}
+
+    def embed(event: dict[str, Any], ctx: Any) -> dict[str, Any]:
+        if "slice" not in event:
+            return {**event, "artifacts": {**event["artifacts"], "embeddings": "one.npy"}}
+        start, size = event["slice"]["start"], event["slice"]["size"]
+        assert event["doc_id"] == "id-pdf" and event["chunks"] == 300
+        return {"start": start, "stop": min(start + size, 300), "key": f"part-{start}.npy"}
+
+    handlers.update(ExtractPdf=_echo, ChunkText=chunk, EmbedChunks=embed)
+    try:
+        calls = _register(eng, handlers)
+        eng.create_state_machine(
+            "kbflow-human-review", {"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}}
+        )
+        from kbflow.workflows import ingestion
+
+        sm = eng.create_state_machine(
+            "kbflow-ingestion",
+            ingestion.build(),
+            substitutions=substitutions(extra={"WorkBucketName": "work"}),
+        )
+        done = eng.wait(
+            eng.start_execution(sm, json.dumps({"source": {"uri": "s3://src/docs/"}}), name="s1"),
+            timeout=30,
+        )
+    finally:
+        eng.close()
+    assert done["Status"] == "SUCCEEDED", done
+    slices = sorted(e["slice"]["start"] for n, e in calls if n == "EmbedChunks" and "slice" in e)
+    assert slices == [0, EMBED_SLICE_CHUNKS, 2 * EMBED_SLICE_CHUNKS]
+    indexed = {e["doc_id"]: e for n, e in calls if n == "IndexDocument"}
+    assert [s["start"] for s in indexed["id-pdf"]["embedding_slices"]] == slices  # item order
+    assert indexed["id-pdf"]["embedding_slices"][-1]["stop"] == 300
+    assert "embedding_slices" not in indexed["id-png"]
+    assert indexed["id-png"]["artifacts"]["embeddings"] == "one.npy"
+
+
 def test_review_invalid_decision_is_audited_then_fails(engine: Any) -> None:
     calls = _register(
         engine, _review_handlers([], {"decision": "maybe", "reviewer": "bob"}, engine)

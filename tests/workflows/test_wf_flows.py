@@ -160,6 +160,7 @@ def test_ingestion_media_type_routing_and_quarantine() -> None:
         "Detect And Redact PII",
         "Chunk Text",
         "Embed Chunks",
+        "Embed Chunk Slices",
         "Index Document",
         "Record In Manifest",
     ):
@@ -409,3 +410,27 @@ def test_only_web_fetches_retry_a_busy_site() -> None:
             busy = ["Kbflow.TransientFetchError"]
             [rule] = [r for r in state["Retry"] if r["ErrorEquals"] == busy]
             assert rule["IntervalSeconds"] >= 5 and rule["JitterStrategy"] == "FULL"
+
+
+def test_long_documents_are_embedded_in_slices() -> None:
+    every = _all(ingestion.build())
+    choice = every["Many Chunks?"]
+    assert every["Chunk Text"]["Next"] == "Many Chunks?"
+    assert choice["Default"] == "Embed Chunks" and choice["Choices"][0]["Next"] == (
+        "Plan Embedding Slices"
+    )
+    rule = choice["Choices"][0]["And"]
+    assert {"Variable": "$.chunks", "IsPresent": True} in rule
+    assert {"Variable": "$.chunks", "NumericGreaterThan": ingestion.EMBED_SLICE_CHUNKS} in rule
+    plan = every["Plan Embedding Slices"]
+    assert plan["Parameters"]["starts.$"] == (
+        f"States.ArrayRange(0, States.MathAdd($.chunks, -1), {ingestion.EMBED_SLICE_CHUNKS})"
+    )
+    slices = every["Embed Chunk Slices"]
+    assert slices["ItemsPath"] == "$.embed_slices.starts"
+    assert slices["MaxConcurrency"] == ingestion.EMBED_SLICES_IN_FLIGHT
+    assert slices["ResultPath"] == "$.embedding_slices"
+    assert slices["Next"] == every["Embed Chunks"]["Next"] == "Index Document"
+    task = slices["ItemProcessor"]["States"]["Embed Chunk Slice"]
+    assert task["Parameters"]["Payload.$"] == "States.JsonMerge($.doc, $.slice, false)"
+    assert task["Parameters"]["FunctionName"] == "${EmbedChunksFunctionArn}"

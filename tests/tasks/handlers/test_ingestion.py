@@ -438,3 +438,49 @@ def test_run_ids_are_safe_key_segments(event: dict[str, Any], expected: str) -> 
 
     assert run_id_from(event) == expected
     assert len(run_id_from({})) == 32
+
+
+def test_a_long_document_embedded_in_slices_indexes_like_one_task(
+    source_dir: Path, adapters: Adapters, context: FakeLambdaContext
+) -> None:
+    """Embed Chunk Slices: each slice its own .npy; Index Document stacks them in order."""
+    import io
+
+    import numpy as np
+
+    (source_dir / "long.md").write_text("# Long\n\n" + " ".join(f"word{i}" for i in range(3000)))
+    options = {"chunk_tokens": 32, "chunk_overlap": 4}
+    plan = h.plan_ingestion(
+        {"source": {"uri": source_dir.as_uri()}, "options": options,
+         "execution_arn": EXECUTION_ARN}, context)
+    [item] = iter_objects(adapters.objects, plan["source"]["bucket"], plan["source"]["prefix"])
+    doc = h.fetch_document({**{k: plan[k] for k in ("run_id", "source", "options")},
+                            "key": item["Key"], "size": item["Size"],
+                            "execution_arn": EXECUTION_ARN}, context)
+    doc = h.extract_text(doc, context)
+    for step in (h.clean_text, h.redact_pii, h.chunk_text):
+        doc = step(doc, context)
+    total = doc["chunks"]
+    assert total > 200
+    whole = h.embed_chunks(doc, context)
+    expected = np.load(io.BytesIO(adapters.objects.get_object(
+        adapters.work_bucket, whole["artifacts"]["embeddings"])))
+    starts = list(range(0, total, 100))
+    slices = [h.embed_chunks({**doc, "slice": {"start": s, "size": 100}}, context)
+              for s in reversed(starts)]  # any order: Map results are in item order anyway
+    assert sorted(s["start"] for s in slices) == starts and max(s["stop"] for s in slices) == total
+    indexed = h.index_document({**doc, "embed_slices": {"starts": starts},
+                                "embedding_slices": slices}, context)
+    assert indexed["indexed"] == {"chunks": total}
+    assert "embedding_slices" not in indexed and "embed_slices" not in indexed
+    stored = adapters.index.chunks(doc["doc_id"])
+    assert [c.chunk_index for c in stored] == list(range(total))
+    # The stacked slices are the same vectors as one task's: each chunk finds itself.
+    for index in (0, 150, total - 1):
+        [hit] = adapters.index.search("x", expected[index], k=1, mode="vector")
+        assert hit.chunk_index == index
+    with pytest.raises(InvalidInput, match="cover chunks 0..100"):
+        h.index_document({**doc, "embedding_slices": [s for s in slices if s["start"] != 100]},
+                         context)
+    with pytest.raises(InvalidInput, match="slice"):
+        h.embed_chunks({**doc, "slice": {"start": total, "size": 10}}, context)
