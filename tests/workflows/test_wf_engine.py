@@ -326,14 +326,17 @@ def _ingestion_handlers() -> dict[str, Handler]:
     return handlers
 
 
-def test_ingestion_end_to_end() -> None:
+def _ingest(
+    handlers: dict[str, Handler], files: tuple[str, ...]
+) -> tuple[dict[str, Any], list[tuple[str, dict[str, Any]]]]:
+    """Run the ingestion flow over ``s3://src/docs/<files>`` with fake task functions."""
     store_mod = pytest.importorskip("kbflow.runtime.objectstore")
     store = store_mod.InMemoryObjectStore()
-    for name in ("a.pdf", "b.png", "c.exe", "d.txt"):
+    for name in files:
         store.put_object("src", f"docs/{name}", b"data")
     eng = engine_mod.Engine(clock=clock_mod.VirtualClock(), object_store=store)
     try:
-        calls = _register(eng, _ingestion_handlers())
+        calls = _register(eng, handlers)
         eng.create_state_machine(
             "kbflow-human-review", {"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}}
         )
@@ -350,6 +353,11 @@ def test_ingestion_end_to_end() -> None:
         )
     finally:
         eng.close()
+    return done, calls
+
+
+def test_ingestion_end_to_end() -> None:
+    done, calls = _ingest(_ingestion_handlers(), ("a.pdf", "b.png", "c.exe", "d.txt"))
     assert done["Status"] == "SUCCEEDED", done
     out = json.loads(done["Output"])
     assert out["counts"]["quarantined"] == 2 and out["counts"]["flagged_for_review"] == 1
@@ -361,15 +369,10 @@ def test_ingestion_end_to_end() -> None:
     }
 
 
-def test_a_long_document_is_embedded_in_slices(engine: Any) -> None:
+def test_a_long_document_is_embedded_in_slices() -> None:
     """Many Chunks? -> Plan Embedding Slices -> Embed Chunk Slices -> Index Document."""
     from kbflow.workflows.ingestion import EMBED_SLICE_CHUNKS
 
-    store_mod = pytest.importorskip("kbflow.runtime.objectstore")
-    store = store_mod.InMemoryObjectStore()
-    for name in ("long.pdf", "short.png"):
-        store.put_object("src", f"docs/{name}", b"data")
-    eng = engine_mod.Engine(clock=clock_mod.VirtualClock(), object_store=store)
     handlers = _ingestion_handlers()
 
     def chunk(event: dict[str, Any], ctx: Any) -> dict[str, Any]:
@@ -383,24 +386,7 @@ def test_a_long_document_is_embedded_in_slices(engine: Any) -> None:
         return {"start": start, "stop": min(start + size, 300), "key": f"part-{start}.npy"}
 
     handlers.update(ExtractPdf=_echo, ChunkText=chunk, EmbedChunks=embed)
-    try:
-        calls = _register(eng, handlers)
-        eng.create_state_machine(
-            "kbflow-human-review", {"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}}
-        )
-        from kbflow.workflows import ingestion
-
-        sm = eng.create_state_machine(
-            "kbflow-ingestion",
-            ingestion.build(),
-            substitutions=substitutions(extra={"WorkBucketName": "work"}),
-        )
-        done = eng.wait(
-            eng.start_execution(sm, json.dumps({"source": {"uri": "s3://src/docs/"}}), name="s1"),
-            timeout=30,
-        )
-    finally:
-        eng.close()
+    done, calls = _ingest(handlers, ("long.pdf", "short.png"))
     assert done["Status"] == "SUCCEEDED", done
     slices = sorted(e["slice"]["start"] for n, e in calls if n == "EmbedChunks" and "slice" in e)
     assert slices == [0, EMBED_SLICE_CHUNKS, 2 * EMBED_SLICE_CHUNKS]
