@@ -22,8 +22,10 @@ import json
 import time
 import traceback
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -120,6 +122,38 @@ class Invoker(Protocol):
         ...
 
 
+QueueListener = Callable[[bool], None]
+"""``listener(running)``: ``False`` when an invocation waits for a local worker, ``True`` when
+it starts running. Always called on the event loop."""
+
+_LISTENER: ContextVar[QueueListener | None] = ContextVar("kbflow_invocation_queue", default=None)
+
+
+@contextmanager
+def on_invocation_queue(listener: QueueListener) -> Iterator[None]:
+    """Tell ``listener`` when an invocation made inside the block queues and when it starts.
+
+    A Task state's ``TimeoutSeconds`` does not run while the invocation is queued: on AWS a
+    Lambda invocation runs at once (or is throttled with an error), while a local invoker may
+    hold it until a worker is free, and that wait must not time the state out.
+    """
+    token = _LISTENER.set(listener)
+    try:
+        yield
+    finally:
+        _LISTENER.reset(token)
+
+
+def queue_listener() -> QueueListener:
+    """For an invoker: the listener of the invocation being made (a no-op outside a task)."""
+    listener = _LISTENER.get()
+    return listener if listener is not None else _nothing
+
+
+def _nothing(running: bool) -> None:
+    return None
+
+
 class InProcessInvoker:
     """Runs handlers in this process, in a thread pool.
 
@@ -137,7 +171,14 @@ class InProcessInvoker:
         (``Sandbox.Timedout``); its thread cannot be killed and finishes in the background.
         """
         loop = asyncio.get_running_loop()
-        future = loop.run_in_executor(self._pool, call_handler, function, event_json)
+        listener = queue_listener()
+
+        def run() -> Invocation:
+            loop.call_soon_threadsafe(listener, True)  # a pool thread picked it up
+            return call_handler(function, event_json)
+
+        listener(False)
+        future = loop.run_in_executor(self._pool, run)
         try:
             async with asyncio.timeout(function.timeout_seconds):
                 return await asyncio.shield(future)

@@ -29,6 +29,7 @@ from .asl.model import Unset
 from .dataflow import EvaluationFailed, render_jsonata, resolve_path
 from .history import payload
 from .interpreter import Frame, Interpreter, Outcome, register_runner
+from .invoke import on_invocation_queue
 from .plan import StatePlan
 
 if TYPE_CHECKING:
@@ -229,9 +230,21 @@ async def with_limits(call: TaskCall, work: Awaitable[JSON],
     """Run ``work`` under the task's TimeoutSeconds; raise States.Timeout when it expires."""
     if call.timeout is None:
         return await work
+    loop = asyncio.get_running_loop()
+    limit = call.timeout
+    active = True
     try:
-        async with asyncio.timeout(call.timeout):
-            return await work
+        async with asyncio.timeout(limit) as scope:
+
+            def queued(running: bool) -> None:  # no clock while waiting for a local worker
+                if active and not scope.expired():
+                    scope.reschedule(loop.time() + limit if running else None)
+
+            try:
+                with on_invocation_queue(queued):
+                    return await work
+            finally:
+                active = False
     except TimeoutError:
         on_timeout("States.Timeout")
         raise StatesError("States.Timeout", None) from None

@@ -54,7 +54,7 @@ from typing import Any, BinaryIO, Final, Literal
 
 from kbflow.errors import ConfigurationError
 
-from .invoke import Invocation, LambdaFunction, call_handler
+from .invoke import Invocation, LambdaFunction, call_handler, queue_listener
 
 __all__ = ["FunctionSpec", "WorkerPool", "WorkerPoolInvoker", "import_handler"]
 
@@ -265,8 +265,11 @@ class WorkerPool:
         try:
             if spec.mode == "thread":
                 return await self._in_thread(loop, function, spec, event_json, request_id)
-            return await loop.run_in_executor(self._threads, self._in_process, spec, event_json,
-                                               request_id)
+            listener = queue_listener()
+            listener(False)
+            return await loop.run_in_executor(
+                self._threads, self._in_process, spec, event_json, request_id,
+                lambda: loop.call_soon_threadsafe(listener, True))
         finally:
             with self._lock:
                 self._running[spec.name] -= 1
@@ -280,8 +283,10 @@ class WorkerPool:
             return _error(request_id, "Sandbox.Timedout",
                           f"Task timed out after {spec.timeout_seconds:.2f} seconds")
 
-    def _in_process(self, spec: FunctionSpec, event_json: str, request_id: str) -> Invocation:
+    def _in_process(self, spec: FunctionSpec, event_json: str, request_id: str,
+                    started: Callable[[], Any] = lambda: None) -> Invocation:
         self._slots.acquire()
+        started()  # a worker slot is free: the state's TimeoutSeconds counts from here
         try:
             try:
                 worker = self._checkout(spec)

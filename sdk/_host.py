@@ -127,9 +127,14 @@ class BoundedInvoker:
         """Wait for a free slot, then invoke ``function`` (Lambda semantics, timeout included)."""
         import asyncio
 
+        from kbflow.runtime.invoke import queue_listener
+
         if self._gate is None:  # created on the engine's loop, on first use
             self._gate = asyncio.Semaphore(self.limit)
+        listener = queue_listener()
+        listener(False)  # the state's TimeoutSeconds waits while the invocation is queued
         async with self._gate:
+            listener(True)
             return await self._inner.invoke(function, event_json)
 
     def close(self) -> None:

@@ -166,3 +166,38 @@ def test_a_long_document_is_embedded_in_slices_end_to_end(tmp_path: Path) -> Non
             vector = host.adapters.embedder.embed([probe.text])[0]
             [hit] = index.search(probe.text, vector, k=1, mode="vector")
             assert hit.chunk_index == probe.chunk_index
+
+
+def test_time_queued_for_a_worker_does_not_time_a_task_state_out() -> None:
+    """Lambda runs an invocation at once; the local pool may queue it behind others first."""
+    import json
+    import time as _time
+
+    from kbflow._host import BoundedInvoker
+    from kbflow.runtime.engine import Engine
+
+    def slow(event: Any, context: Any) -> Any:
+        _time.sleep(float(event["sleep"]))
+        return event["sleep"]
+
+    def task(sleep: float) -> dict[str, Any]:
+        return {"StartAt": "T", "States": {"T": {
+            "Type": "Task", "Resource": "arn:aws:states:::lambda:invoke", "TimeoutSeconds": 1,
+            "Parameters": {"FunctionName": "slow", "Payload": {"sleep": sleep}},
+            "OutputPath": "$.Payload", "End": True}}}
+
+    definition = {"StartAt": "P", "States": {"P": {
+        "Type": "Parallel", "End": True,
+        "Branches": [task(0.7), task(0.7), task(0.7)]}}}
+    invoker = BoundedInvoker(1)  # one at a time: the third starts 1.4 s after the state did
+    with Engine() as engine:
+        engine.register_function("slow", slow, timeout_seconds=5, invoker=invoker)
+        arn = engine.create_state_machine("queued", definition)
+        done = engine.wait(engine.start_execution(arn, "{}", name="q"), timeout=30)
+        assert done["Status"] == "SUCCEEDED", done
+        assert json.loads(done["Output"]) == [0.7, 0.7, 0.7]
+        # A task that itself runs past TimeoutSeconds still times out.
+        late = engine.create_state_machine("late", task(1.5))
+        done = engine.wait(engine.start_execution(late, "{}", name="l"), timeout=30)
+        assert (done["Status"], done["Error"]) == ("FAILED", "States.Timeout")
+    invoker.close()
