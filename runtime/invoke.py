@@ -122,9 +122,11 @@ class Invoker(Protocol):
         ...
 
 
-QueueListener = Callable[[bool], None]
-"""``listener(running)``: ``False`` when an invocation waits for a local worker, ``True`` when
-it starts running. Always called on the event loop."""
+QueueListener = Callable[[bool, float], None]
+"""``listener(running, at)``: ``running`` is ``False`` when an invocation waits for a local
+worker, ``True`` when it starts; ``at`` is the loop time it happened (read where it happened,
+so a callback that reaches the loop late still counts from the right moment). Always called
+on the event loop."""
 
 _LISTENER: ContextVar[QueueListener | None] = ContextVar("kbflow_invocation_queue", default=None)
 
@@ -150,7 +152,7 @@ def queue_listener() -> QueueListener:
     return listener if listener is not None else _nothing
 
 
-def _nothing(running: bool) -> None:
+def _nothing(running: bool, at: float) -> None:
     return None
 
 
@@ -174,10 +176,10 @@ class InProcessInvoker:
         listener = queue_listener()
 
         def run() -> Invocation:
-            loop.call_soon_threadsafe(listener, True)  # a pool thread picked it up
+            loop.call_soon_threadsafe(listener, True, loop.time())  # a pool thread picked it up
             return call_handler(function, event_json)
 
-        listener(False)
+        listener(False, loop.time())
         future = loop.run_in_executor(self._pool, run)
         try:
             async with asyncio.timeout(function.timeout_seconds):

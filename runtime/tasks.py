@@ -230,15 +230,14 @@ async def with_limits(call: TaskCall, work: Awaitable[JSON],
     """Run ``work`` under the task's TimeoutSeconds; raise States.Timeout when it expires."""
     if call.timeout is None:
         return await work
-    loop = asyncio.get_running_loop()
     limit = call.timeout
     active = True
     try:
         async with asyncio.timeout(limit) as scope:
 
-            def queued(running: bool) -> None:  # no clock while waiting for a local worker
+            def queued(running: bool, at: float) -> None:  # no clock while waiting for a worker
                 if active and not scope.expired():
-                    scope.reschedule(loop.time() + limit if running else None)
+                    scope.reschedule(at + limit if running else None)
 
             try:
                 with on_invocation_queue(queued):

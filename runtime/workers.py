@@ -266,10 +266,10 @@ class WorkerPool:
             if spec.mode == "thread":
                 return await self._in_thread(loop, function, spec, event_json, request_id)
             listener = queue_listener()
-            listener(False)
+            listener(False, loop.time())
             return await loop.run_in_executor(
                 self._threads, self._in_process, spec, event_json, request_id,
-                lambda: loop.call_soon_threadsafe(listener, True))
+                lambda: loop.call_soon_threadsafe(listener, True, loop.time()))
         finally:
             with self._lock:
                 self._running[spec.name] -= 1

@@ -132,9 +132,10 @@ class BoundedInvoker:
         if self._gate is None:  # created on the engine's loop, on first use
             self._gate = asyncio.Semaphore(self.limit)
         listener = queue_listener()
-        listener(False)  # the state's TimeoutSeconds waits while the invocation is queued
+        loop = asyncio.get_running_loop()
+        listener(False, loop.time())  # the state's TimeoutSeconds waits while it is queued
         async with self._gate:
-            listener(True)
+            listener(True, loop.time())
             return await self._inner.invoke(function, event_json)
 
     def close(self) -> None:
