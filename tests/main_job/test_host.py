@@ -182,22 +182,22 @@ def test_time_queued_for_a_worker_does_not_time_a_task_state_out() -> None:
 
     def task(sleep: float) -> dict[str, Any]:
         return {"StartAt": "T", "States": {"T": {
-            "Type": "Task", "Resource": "arn:aws:states:::lambda:invoke", "TimeoutSeconds": 1,
+            "Type": "Task", "Resource": "arn:aws:states:::lambda:invoke", "TimeoutSeconds": 2,
             "Parameters": {"FunctionName": "slow", "Payload": {"sleep": sleep}},
             "OutputPath": "$.Payload", "End": True}}}
 
     definition = {"StartAt": "P", "States": {"P": {
         "Type": "Parallel", "End": True,
-        "Branches": [task(0.7), task(0.7), task(0.7)]}}}
-    invoker = BoundedInvoker(1)  # one at a time: the third starts 1.4 s after the state did
+        "Branches": [task(0.5)] * 5}}}
+    invoker = BoundedInvoker(1)  # one at a time: the fifth starts 2 s after the state did
     with Engine() as engine:
         engine.register_function("slow", slow, timeout_seconds=5, invoker=invoker)
         arn = engine.create_state_machine("queued", definition)
         done = engine.wait(engine.start_execution(arn, "{}", name="q"), timeout=30)
         assert done["Status"] == "SUCCEEDED", done
-        assert json.loads(done["Output"]) == [0.7, 0.7, 0.7]
+        assert json.loads(done["Output"]) == [0.5] * 5
         # A task that itself runs past TimeoutSeconds still times out.
-        late = engine.create_state_machine("late", task(1.5))
+        late = engine.create_state_machine("late", task(3))
         done = engine.wait(engine.start_execution(late, "{}", name="l"), timeout=30)
         assert (done["Status"], done["Error"]) == ("FAILED", "States.Timeout")
     invoker.close()

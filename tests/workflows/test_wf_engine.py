@@ -241,8 +241,15 @@ def test_review_without_heartbeat_waits_for_its_deadline(engine: Any) -> None:
                                      substitutions=substitutions())
     arn = engine.start_execution(sm, json.dumps({"item": {"id": "doc-1"}, "reason": "pii"}),
                                  name="no-heartbeat")
-    while not tokens:
+    deadline = time.monotonic() + 10
+
+    def submitted() -> bool:  # the Lambda returned: the state waits for the token alone
+        events = engine.get_execution_history(arn)["events"]
+        return any(e["type"] == "TaskSubmitted" for e in events)
+
+    while not submitted() and time.monotonic() < deadline:
         time.sleep(0.01)
+    assert tokens
     engine.clock.advance(6 * 3600)  # well past the old one-hour heartbeat default
     time.sleep(0.2)
     assert engine.describe_execution(arn)["Status"] == "RUNNING"
