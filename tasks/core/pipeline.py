@@ -184,6 +184,14 @@ def _embed(texts: list[str], adapters: Adapters, batch: int) -> np.ndarray[Any, 
     return np.vstack(parts) if parts else np.zeros((0, 0), dtype=np.float32)
 
 
+def _chunk_vectors(
+    chunks: list[dict[str, Any]], options: dict[str, Any], adapters: Adapters
+) -> np.ndarray[Any, Any]:
+    """Each chunk's embedding (its ``embed_text`` when chunking made one), in option batches."""
+    texts = [c.get("embed_text") or c["text"] for c in chunks]
+    return _embed(texts, adapters, max(1, int(options["embed_batch"])))
+
+
 def embed_chunks(doc: dict[str, Any], adapters: Adapters) -> dict[str, Any]:
     """Embed the chunks in batches of ``options.embed_batch`` (``artifacts.embeddings``, .npy).
 
@@ -192,16 +200,7 @@ def embed_chunks(doc: dict[str, Any], adapters: Adapters) -> dict[str, Any]:
     """
     if "slice" in doc:
         return embed_slice(doc, adapters)
-    chunks = _load_chunks(doc, adapters)
-    matrix = _embed(
-        [c.get("embed_text") or c["text"] for c in chunks],
-        adapters,
-        max(1, int(options_of(doc)["embed_batch"])),
-    )
-    buffer = io.BytesIO()
-    np.save(buffer, matrix, allow_pickle=False)
-    key = artifact_key(doc, "embeddings.npy")
-    adapters.objects.put_object(adapters.work_bucket, key, buffer.getvalue())
+    key, matrix = _embed_into(doc, _load_chunks(doc, adapters), "embeddings.npy", adapters)
     return _with(
         doc,
         {"embeddings": key},
@@ -218,28 +217,29 @@ def embed_slice(doc: dict[str, Any], adapters: Adapters) -> dict[str, Any]:
     Raises:
         InvalidInput: the slice is malformed or starts outside the document's chunks.
     """
-    piece = doc.get("slice")
-    start, size = (piece.get("start"), piece.get("size")) if isinstance(piece, dict) else (0, 0)
+    # The handler's schema (EmbedChunks.input.json) has checked the slice's types.
+    start, size = int(doc["slice"]["start"]), int(doc["slice"]["size"])
     chunks = _load_chunks(doc, adapters)
-    if not (_count(start) and _count(size) and start < len(chunks) and size > 0):
+    if not (0 <= start < len(chunks) and size > 0):
         raise InvalidInput(
-            f"slice {piece!r} is not within the document's {len(chunks)} chunks", pointer="/slice"
+            f"slice {doc['slice']!r} is not within the document's {len(chunks)} chunks",
+            pointer="/slice",
         )
     stop = min(start + size, len(chunks))
-    matrix = _embed(
-        [c.get("embed_text") or c["text"] for c in chunks[start:stop]],
-        adapters,
-        max(1, int(options_of(doc)["embed_batch"])),
-    )
-    buffer = io.BytesIO()
-    np.save(buffer, matrix, allow_pickle=False)
-    key = artifact_key(doc, f"embeddings-{start:07d}.npy")
-    adapters.objects.put_object(adapters.work_bucket, key, buffer.getvalue())
+    key, _ = _embed_into(doc, chunks[start:stop], f"embeddings-{start:07d}.npy", adapters)
     return {"start": start, "stop": stop, "key": key}
 
 
-def _count(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+def _embed_into(
+    doc: dict[str, Any], chunks: list[dict[str, Any]], name: str, adapters: Adapters
+) -> tuple[str, Any]:
+    """Embed ``chunks`` in batches of ``options.embed_batch`` into the work-store artifact."""
+    matrix = _chunk_vectors(chunks, options_of(doc), adapters)
+    buffer = io.BytesIO()
+    np.save(buffer, matrix, allow_pickle=False)
+    key = artifact_key(doc, name)
+    adapters.objects.put_object(adapters.work_bucket, key, buffer.getvalue())
+    return key, matrix
 
 
 def _load_vectors(doc: dict[str, Any], chunks: int, adapters: Adapters) -> Any:
@@ -321,10 +321,6 @@ def reindex_text(doc: dict[str, Any], text: str, adapters: Adapters) -> int:
     chunks = _chunks_of(text, options)
     if not chunks:
         raise EmptyDocument(f"{relative_key(doc)}: the edited text is empty")
-    vectors = _embed(
-        [c.get("embed_text") or c["text"] for c in chunks],
-        adapters,
-        max(1, int(options["embed_batch"])),
-    )
+    vectors = _chunk_vectors(chunks, options, adapters)
     _upsert(doc, adapters, chunks, vectors)
     return len(chunks)
